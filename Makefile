@@ -1,0 +1,99 @@
+# homelab.gpu_node — developer entry points. `make help` lists them.
+#
+#   make demo   build the lab and show what the collection finds on lab nodes
+#   make test   everything CI runs: unit, integration, lint, sanity, molecule
+#
+# Only Python 3 and apt are needed beforehand; everything else is installed
+# into .venv (PyPI) and by apt (podman, runc, debootstrap).
+
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+ROOT := $(CURDIR)
+VENV := $(ROOT)/.venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell sha256sum requirements.txt | cut -c1-12)
+COLLECTIONS := $(ROOT)/.cache/collections
+COLLECTION_LINK := $(COLLECTIONS)/ansible_collections/homelab/gpu_node
+SANITY_DIR := $(ROOT)/.cache/sanity/ansible_collections/homelab/gpu_node
+SHARED ?= $(abspath $(ROOT)/../shared)
+
+export PATH := $(VENV)/bin:$(PATH)
+export CONTAINERS_CONF := $(ROOT)/lab/containers.conf
+export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
+export ANSIBLE_CONFIG := $(ROOT)/ansible.cfg
+export PYTHONDONTWRITEBYTECODE := 1
+
+# Molecule scenarios run by `make test` (each converges twice: changed=0 the 2nd time).
+SCENARIOS ?= $(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/molecule.yml)))
+
+.PHONY: help venv collection lab-deps lab-image demo test unit integration lint sanity molecule clean lab-down
+
+help:
+	@sed -n '1,10p' Makefile
+	@echo "targets: demo test unit integration lint sanity molecule lab-image lab-down clean"
+
+$(STAMP): requirements.txt
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements.txt
+	touch $@
+
+venv: $(STAMP)
+
+collection:
+	@mkdir -p $(dir $(COLLECTION_LINK))
+	@ln -sfn $(ROOT) $(COLLECTION_LINK)
+
+lab-deps:
+	scripts/lab.sh deps
+
+lab-image: lab-deps
+	scripts/lab.sh image
+
+lab-down:
+	scripts/lab.sh down
+
+demo: venv collection lab-image
+	scripts/demo.sh
+
+test: venv collection lab-image
+	@start=$$(date +%s); \
+	$(MAKE) --no-print-directory unit integration lint sanity molecule; \
+	echo "make test: all stages passed in $$(( $$(date +%s) - start ))s"
+
+unit: venv collection
+	@echo "== unit tests (pytest)"
+	$(PY) -m pytest tests/unit -q -p no:cacheprovider
+
+integration: venv collection
+	@echo "== integration playbooks (localhost)"
+	@set -e; n=0; for pb in tests/integration/test_*.yml; do \
+	  [ -e "$$pb" ] || continue; n=$$((n+1)); \
+	  echo "-- $$pb"; ansible-playbook -i localhost, -c local "$$pb"; \
+	done; echo "integration: $$n playbook(s) passed"
+
+lint: venv collection
+	@echo "== ansible-lint (production profile)"
+	ansible-lint --profile production --offline
+
+sanity: venv
+	@echo "== ansible-test sanity"
+	@mkdir -p $(HOME)/.ansible/test/cache
+	@for v in 24_2 25_0 25_1; do \
+	  [ -f $(HOME)/.ansible/test/cache/get_pip_$$v.py ] || cp $(SHARED)/tools/ansible-test-get-pip.py $(HOME)/.ansible/test/cache/get_pip_$$v.py; done
+	@rm -rf $(SANITY_DIR) && mkdir -p $(SANITY_DIR)
+	@git ls-files -z --cached --others --exclude-standard | \
+	  xargs -0 -I{} cp --parents {} $(SANITY_DIR)/ 2>/dev/null || true
+	cd $(SANITY_DIR) && git init -q && git add -A && \
+	  ansible-test sanity --local --python 3.11 --color no
+
+molecule: venv collection lab-image
+	@echo "== molecule scenarios: $(SCENARIOS)"
+	@set -e; for s in $(SCENARIOS); do \
+	  echo "-- molecule test -s $$s"; \
+	  t=$$(date +%s); molecule test -s $$s; \
+	  echo "-- $$s passed in $$(( $$(date +%s) - t ))s"; \
+	done
+
+clean: lab-down
+	rm -rf .cache tests/output
