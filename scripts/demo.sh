@@ -3,9 +3,9 @@
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
-nodes=$(ansible-inventory -i inventory/lab/hosts.yml --list | python3 -c \
-  'import json,sys; d=json.load(sys.stdin); print(" ".join(sorted(d["_meta"]["hostvars"])))')
-scripts/lab.sh up $nodes
+mapfile -t nodes < <(ansible-inventory -i inventory/lab/hosts.yml --list | python3 -c \
+  'import json,sys; d=json.load(sys.stdin); print("\n".join(sorted(d["_meta"]["hostvars"])))')
+scripts/lab.sh up "${nodes[@]}"
 ansible-playbook -i inventory/lab/hosts.yml lab/demo.yml
 echo
-echo "Lab nodes are still running ($nodes); 'make lab-down' removes them."
+echo "Lab nodes are still running (${nodes[*]}); 'make lab-down' removes them."

@@ -107,7 +107,10 @@ cmd_up() {
 }
 
 cmd_down() {
-  [ $# -gt 0 ] || set -- $(podman ps -a --filter "label=$LAB_LABEL" --format '{{.Names}}')
+  if [ $# -eq 0 ]; then
+    mapfile -t nodes < <(podman ps -a --filter "label=$LAB_LABEL" --format '{{.Names}}')
+    set -- "${nodes[@]}"
+  fi
   [ $# -gt 0 ] || return 0
   podman rm -f "$@" >/dev/null
   log "removed: $*"
