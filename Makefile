@@ -24,7 +24,12 @@ export ANSIBLE_CONFIG := $(ROOT)/ansible.cfg
 export PYTHONDONTWRITEBYTECODE := 1
 
 # Molecule scenarios run by `make test` (each converges twice: changed=0 the 2nd time).
-SCENARIOS ?= $(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/molecule.yml)))
+# A scenario with a SKIP_IN_CI file (first line: the reason) needs something this
+# machine cannot reach (an Ubuntu/RHEL image, the internet); it is listed and skipped
+# unless named explicitly: SCENARIOS=name make molecule.
+ALL_SCENARIOS := $(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/molecule.yml)))
+SKIPPED_SCENARIOS := $(notdir $(patsubst %/SKIP_IN_CI,%,$(wildcard molecule/*/SKIP_IN_CI)))
+SCENARIOS ?= $(filter-out $(SKIPPED_SCENARIOS),$(ALL_SCENARIOS))
 
 .PHONY: help venv collection lab-deps lab-image demo test unit integration lint sanity molecule clean lab-down
 
@@ -89,6 +94,8 @@ sanity: venv
 
 molecule: venv collection lab-image
 	@echo "== molecule scenarios: $(SCENARIOS)"
+	@for s in $(filter-out $(SCENARIOS),$(SKIPPED_SCENARIOS)); do \
+	  echo "-- skipped molecule scenario $$s: $$(head -n1 molecule/$$s/SKIP_IN_CI)"; done
 	@set -e; for s in $(SCENARIOS); do \
 	  echo "-- molecule test -s $$s"; \
 	  t=$$(date +%s); molecule test -s $$s; \
