@@ -31,7 +31,7 @@ ALL_SCENARIOS := $(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/mole
 SKIPPED_SCENARIOS := $(notdir $(patsubst %/SKIP_IN_CI,%,$(wildcard molecule/*/SKIP_IN_CI)))
 SCENARIOS ?= $(filter-out $(SKIPPED_SCENARIOS),$(ALL_SCENARIOS))
 
-.PHONY: help venv collection lab-deps lab-image demo test unit integration lint sanity molecule clean lab-down
+.PHONY: help venv collection lab-deps lab-image demo bench test unit integration lint sanity molecule clean lab-down
 
 help:
 	@sed -n '1,10p' Makefile
@@ -60,6 +60,9 @@ lab-down:
 
 demo: venv collection lab-image
 	scripts/demo.sh
+
+bench: venv collection lab-image
+	$(PY) scripts/bench.py
 
 test: venv collection lab-image
 	@start=$$(date +%s); \

@@ -1,0 +1,97 @@
+"""`make bench`: how long site.yml takes on the lab, against the ping floor.
+
+Measures, in one run (wall-clock seconds, one run each, on this machine):
+  ping3     `ansible gpu_nodes -m ping` on 3 lab nodes (the floor)
+  first3    the first site.yml run on 3 fresh nodes
+  rerun3    the rerun on the same nodes (must report changed=0)
+  rerun9    the rerun on 9 nodes (after a first run on them)
+and prints and writes the ratios to .cache/bench/bench.json.
+Aims: rerun3 <= 6 x ping3; rerun9 <= 1.8 x rerun3.
+Run through the Makefile (venv on PATH, CONTAINERS_CONF set).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+OUT = os.path.join(ROOT, ".cache", "bench")
+LAB_VARS = os.path.join(ROOT, "inventory", "lab", "group_vars")
+
+
+def run(argv, env=None, check=True):
+    start = time.monotonic()
+    proc = subprocess.run(argv, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    elapsed = time.monotonic() - start
+    if check and proc.returncode != 0:
+        sys.stdout.write(proc.stdout[-6000:])
+        raise SystemExit("bench: %s failed (rc=%d)" % (" ".join(argv), proc.returncode))
+    return elapsed, proc.stdout
+
+
+def inventory(count):
+    directory = os.path.join(OUT, "inv%d" % count)
+    subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "lab_inventory.py"), str(count), directory],
+                   check=True)
+    link = os.path.join(directory, "group_vars")
+    if not os.path.islink(link):
+        os.symlink(LAB_VARS, link)
+    inv = os.path.join(directory, "hosts.yml")
+    names = subprocess.run(["ansible", "gpu_nodes", "-i", inv, "--list-hosts"], cwd=ROOT, check=True,
+                           stdout=subprocess.PIPE, text=True).stdout.split()[2:]
+    return inv, names
+
+
+def recap(output):
+    changed = sum(int(n) for n in re.findall(r"changed=(\d+)", output.split("PLAY RECAP")[-1]))
+    failed = sum(int(n) for n in re.findall(r"failed=(\d+)", output.split("PLAY RECAP")[-1]))
+    return changed, failed
+
+
+def site(inv, label, results):
+    seconds, output = run(["ansible-playbook", "-i", inv, "playbooks/site.yml", "--skip-tags", "windows_host"])
+    changed, failed = recap(output)
+    results[label] = {"seconds": round(seconds, 2), "changed": changed, "failed": failed}
+    print("bench: %-7s %6.1fs changed=%d" % (label, seconds, changed))
+    with open(os.path.join(OUT, "%s.log" % label), "w") as f:
+        f.write(output)
+
+
+def main():
+    os.makedirs(OUT, exist_ok=True)
+    results = {}
+    inv3, nodes3 = inventory(3)
+    run(["scripts/lab.sh", "down"], check=False)
+    run(["scripts/lab.sh", "up"] + nodes3)
+    seconds, _ = run(["ansible", "gpu_nodes", "-i", inv3, "-m", "ansible.builtin.ping"])
+    results["ping3"] = {"seconds": round(seconds, 2)}
+    print("bench: ping3   %6.1fs" % seconds)
+    site(inv3, "first3", results)
+    site(inv3, "rerun3", results)
+
+    inv9, nodes9 = inventory(9)
+    run(["scripts/lab.sh", "up"] + [n for n in nodes9 if n not in nodes3])
+    site(inv9, "first9", results)
+    site(inv9, "rerun9", results)
+    run(["scripts/lab.sh", "down"], check=False)
+
+    results["ratios"] = {
+        "rerun3_over_ping3": round(results["rerun3"]["seconds"] / results["ping3"]["seconds"], 2),
+        "rerun9_over_rerun3": round(results["rerun9"]["seconds"] / results["rerun3"]["seconds"], 2),
+    }
+    results["aims"] = {"rerun3_over_ping3": 6.0, "rerun9_over_rerun3": 1.8}
+    results["rerun_changed_zero"] = results["rerun3"]["changed"] == 0 and results["rerun9"]["changed"] == 0
+    with open(os.path.join(OUT, "bench.json"), "w") as f:
+        json.dump(results, f, indent=2, sort_keys=True)
+    print(json.dumps(results["ratios"], indent=2))
+    print("bench: written to %s" % os.path.join(OUT, "bench.json"))
+    return 0 if results["rerun_changed_zero"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
