@@ -18,6 +18,7 @@ import pytest
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.testing import patch_module_args
+from ansible_collections.homelab.gpu_node.tests.unit.plugins.modules.module_harness import ExitJson, FailJson, patch_exits
 
 from ansible_collections.homelab.gpu_node.plugins.modules import containerd_nvidia_runtime as module
 
@@ -29,28 +30,9 @@ except ImportError:  # Python < 3.11
 FIXTURES = os.path.join(os.path.dirname(os.path.dirname(__file__)), "module_utils", "fixtures", "runtime_config")
 
 
-class ExitJson(Exception):
-    def __init__(self, kwargs):
-        super(ExitJson, self).__init__(kwargs)
-        self.result = kwargs
-
-
-class FailJson(Exception):
-    def __init__(self, kwargs):
-        super(FailJson, self).__init__(kwargs)
-        self.result = kwargs
-
-
 @pytest.fixture(autouse=True)
 def module_exits(monkeypatch):
-    def exit_json(self, **kwargs):
-        raise ExitJson(kwargs)
-
-    def fail_json(self, **kwargs):
-        raise FailJson(kwargs)
-
-    monkeypatch.setattr(AnsibleModule, "exit_json", exit_json)
-    monkeypatch.setattr(AnsibleModule, "fail_json", fail_json)
+    patch_exits(monkeypatch)
 
 
 def run(args, expect=ExitJson):

@@ -13,6 +13,7 @@ import yaml
 
 from ansible.module_utils import basic
 from ansible.module_utils.testing import patch_module_args
+from ansible_collections.homelab.gpu_node.tests.unit.plugins.modules import module_harness as harness
 
 from ansible_collections.homelab.gpu_node.plugins.modules import nvidia_device_plugin_config as module
 from ansible_collections.homelab.gpu_node.tests.unit.plugins.module_utils.device_plugin_test_cases import (
@@ -26,36 +27,19 @@ from ansible_collections.homelab.gpu_node.tests.unit.plugins.module_utils.device
 )
 
 
-class ExitJson(Exception):
-    pass
-
-
-class FailJson(Exception):
-    pass
-
-
-def _exit_json(self, **kwargs):
-    raise ExitJson(kwargs)
-
-
-def _fail_json(self, msg, **kwargs):
-    kwargs["msg"] = msg
-    raise FailJson(kwargs)
-
-
 @pytest.fixture
 def run():
     """Run main() with args; return (kind, result, warnings)."""
     def _run(args):
         warnings = []
-        with mock.patch.multiple(basic.AnsibleModule, exit_json=_exit_json, fail_json=_fail_json), \
+        with mock.patch.multiple(basic.AnsibleModule, exit_json=harness.exit_json, fail_json=harness.fail_json), \
                 mock.patch.object(basic.AnsibleModule, "warn", lambda self, w: warnings.append(w)), \
                 patch_module_args(args):
             try:
                 module.main()
-            except ExitJson as exc:
+            except harness.ExitJson as exc:
                 return "exit", exc.args[0], warnings
-            except FailJson as exc:
+            except harness.FailJson as exc:
                 return "fail", exc.args[0], warnings
         raise AssertionError("main() returned without exit_json/fail_json")
     return _run

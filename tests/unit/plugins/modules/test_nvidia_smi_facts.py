@@ -16,6 +16,7 @@ import yaml
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.testing import patch_module_args
+from ansible_collections.homelab.gpu_node.tests.unit.plugins.modules.module_harness import ExitJson, FailJson
 
 from ansible_collections.homelab.gpu_node.plugins.modules import nvidia_smi_facts
 
@@ -27,18 +28,6 @@ NO_DRIVER = ("NVIDIA-SMI has failed because it couldn't communicate with the NVI
              "Make sure that the latest NVIDIA driver is installed and running.\n\n")
 MISMATCH = "Failed to initialize NVML: Driver/library version mismatch\nNVML library version: 550.144\n"
 OLD_DRIVER_CSV = 'Field "compute_cap" is not a valid field to query.\n\n'
-
-
-class ExitJson(Exception):
-    def __init__(self, kwargs):
-        super(ExitJson, self).__init__(kwargs)
-        self.result = kwargs
-
-
-class FailJson(Exception):
-    def __init__(self, kwargs):
-        super(FailJson, self).__init__(kwargs)
-        self.result = kwargs
 
 
 class FakeNode:
