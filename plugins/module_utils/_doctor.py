@@ -45,6 +45,11 @@ from ansible_collections.homelab.gpu_node.plugins.module_utils._nvidia_smi impor
     parse_smi_csv,
     parse_smi_xml,
 )
+from ansible_collections.homelab.gpu_node.plugins.module_utils._service_state import (  # noqa: F401 (re-exported)
+    parse_systemctl_show,
+    pick_service,
+    stale_paths,
+)
 
 PASS = "pass"
 FAIL = "fail"
@@ -237,43 +242,6 @@ def docker_view(info, source="docker info"):
         runtimes[name] = {"type": "docker", "binary": table.get("path") or None}
     return {"source": source, "version": None, "runtimes": runtimes, "default": info.get("DefaultRuntime") or "runc",
             "cdi": False, "files": [DOCKER_CONFIG]}
-
-
-def parse_systemctl_show(text):
-    """``systemctl show UNIT... -p ...`` output -> list of property dicts (one per unit)."""
-    units, current = [], {}
-    for line in (text or "").splitlines():
-        if not line.strip():
-            if current:
-                units.append(current)
-                current = {}
-            continue
-        key, sep, value = line.partition("=")
-        if sep:
-            current[key.strip()] = value.strip()
-    if current:
-        units.append(current)
-    return units
-
-
-def pick_service(units, now_wall, now_monotonic):
-    """The engine's service from ``systemctl show`` blocks: the active one, else the first loaded one.
-
-    ``started`` (epoch seconds) comes from ExecMainStartTimestampMonotonic, converted with the
-    current wall clock and monotonic clock of the node.
-    """
-    loaded = [u for u in units if u.get("LoadState") == "loaded"]
-    if not loaded:
-        return None
-    unit = ([u for u in loaded if u.get("ActiveState") == "active"] or loaded)[0]
-    started = None
-    for key in ("ExecMainStartTimestampMonotonic", "ActiveEnterTimestampMonotonic"):
-        value = unit.get(key, "")
-        if value.isdigit() and int(value) > 0:
-            started = now_wall - (now_monotonic - int(value) / 1e6)
-            break
-    return {"unit": unit.get("Id", ""), "active": unit.get("ActiveState", ""), "sub": unit.get("SubState", ""),
-            "started": started}
 
 
 def smi_facts(smi, wsl):
@@ -480,10 +448,10 @@ def _check_engine_running(probe):
     started = service.get("started")
     if started is None:
         return check("engine_running", PASS, "%s active" % unit)
-    newer = [f for f in engine.get("files") or [] if f.get("mtime") is not None and f["mtime"] > started + 1.0]
+    newer = stale_paths(dict((f["path"], f.get("mtime")) for f in engine.get("files") or []), service)
     if newer:
         return check("engine_running", FAIL, "%s changed after %s started (%s): the running engine still uses the "
-                     "old config" % (", ".join(f["path"] for f in newer), unit, _iso(started)),
+                     "old config" % (", ".join(newer), unit, _iso(started)),
                      _restart_cmd(name, service))
     return check("engine_running", PASS, "%s active since %s, config unchanged since" % (unit, _iso(started)))
 

@@ -571,6 +571,18 @@ def containerd_dropin_path(main_path):
     return posixpath.join(posixpath.dirname(main_path), DROPIN_DIR, DROPIN_NAME)
 
 
+def engine_read_files(engine, config_path):
+    """The files this module manages that ``engine`` reads when it starts.
+
+    Not k3s's generated config.toml: k3s writes it itself at every start.
+    """
+    if engine == "containerd":
+        return [config_path, containerd_dropin_path(config_path)]
+    if engine == "k3s":
+        return k3s_paths(config_path)[1:]
+    return [config_path]
+
+
 def _resolve_import(main_path, entry):
     entry = posixpath.normpath(entry)
     if not posixpath.isabs(entry):

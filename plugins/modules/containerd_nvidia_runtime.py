@@ -88,6 +88,14 @@ options:
     type: str
     choices: [present, absent]
     default: present
+  service:
+    description:
+      - The engine's systemd unit (for example V(containerd), V(k3s-agent), V(snap.microk8s.daemon-containerd),
+        V(docker)). When set, the module also reports in RV(restart_pending) whether the running engine started
+        before the files this module manages last changed, which happens when a run that changed them was interrupted
+        before its restart handler ran. The module never restarts anything itself.
+    type: str
+    version_added: 0.1.0
   k3s_template_version:
     description:
       - For O(engine=k3s), the containerd config version k3s renders, when k3s has not written O(config_path) yet.
@@ -187,6 +195,20 @@ created_files:
   type: list
   elements: str
   sample: [/etc/containerd/conf.d/99-nvidia.toml]
+restart_pending:
+  description:
+    - Whether O(service) must be restarted to run the configuration on disk - because this call changed it, or
+      because it changed after the engine last started (only checked with O(state=present)); V(false) without
+      O(service).
+  returned: always
+  type: bool
+  sample: true
+stale_files:
+  description: The managed files that changed after O(service) last started.
+  returned: always
+  type: list
+  elements: str
+  sample: [/etc/containerd/conf.d/99-nvidia.toml]
 runtime_config:
   description: What the module found and decided.
   returned: always
@@ -239,11 +261,17 @@ runtime_config:
 import glob
 import os
 import tempfile
+import time
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible.module_utils.common.text.converters import to_bytes, to_native
 
 from ansible_collections.homelab.gpu_node.plugins.module_utils._errors import RuntimeConfigError
+from ansible_collections.homelab.gpu_node.plugins.module_utils._service_state import (
+    path_state,
+    read_service,
+    stale_paths,
+)
 from ansible_collections.homelab.gpu_node.plugins.module_utils._runtime_config import (
     DEFAULT_CONFIG_PATHS,
     DEFAULT_RUNTIME_NAME,
@@ -255,6 +283,7 @@ from ansible_collections.homelab.gpu_node.plugins.module_utils._runtime_config i
     RuntimeOptions,
     containerd_dropin_path,
     containerd_import_order,
+    engine_read_files,
     k3s_paths,
     plan_containerd,
     plan_docker,
@@ -274,6 +303,7 @@ def argument_spec():
         state=dict(type="str", choices=["present", "absent"], default="present"),
         backup=dict(type="bool", default=False),
         k3s_template_version=dict(type="int", choices=[2, 3]),
+        service=dict(type="str"),
     )
 
 
@@ -370,6 +400,18 @@ def main():
             )
             for change in plan.changes
         ]
+
+    stale = []
+    if params["service"] and params["state"] == "present":
+        service = read_service(module.run_command, module.get_bin_path("systemctl"), params["service"],
+                               time.time(), time.monotonic())
+        watched = engine_read_files(engine, config_path)
+        stale = stale_paths(dict((path, path_state(path).get("mtime")) for path in watched), service)
+    result["stale_files"] = stale
+    result["restart_pending"] = bool(params["service"]) and (plan.changed or bool(stale))
+    if stale and not plan.changed:
+        module.warn("%s changed after %s last started (an earlier run may have stopped before restarting it): "
+                    "the engine still runs the previous config" % (", ".join(stale), params["service"]))
 
     if plan.changed and not module.check_mode:
         for change in plan.changes:

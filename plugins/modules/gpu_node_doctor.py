@@ -215,8 +215,6 @@ from ansible_collections.homelab.gpu_node.plugins.module_utils._doctor import (
     docker_view,
     engine_files,
     merge_containerd,
-    parse_systemctl_show,
-    pick_service,
 )
 from ansible_collections.homelab.gpu_node.plugins.module_utils._errors import GpuNodeError, NvidiaSmiError
 from ansible_collections.homelab.gpu_node.plugins.module_utils._nvidia_smi import (
@@ -228,6 +226,11 @@ from ansible_collections.homelab.gpu_node.plugins.module_utils._nvidia_smi impor
     is_wsl,
     needs_compute_capability,
     parse_smi_xml,
+)
+from ansible_collections.homelab.gpu_node.plugins.module_utils._service_state import (
+    parse_systemctl_show,
+    pick_service,
+    systemctl_show_args,
 )
 from ansible_collections.homelab.gpu_node.plugins.module_utils._runtime_config import (
     HAS_TOML,
@@ -329,8 +332,7 @@ def _service(module, engine):
     systemctl = module.get_bin_path("systemctl")
     if not systemctl:
         return None
-    props = "Id,LoadState,ActiveState,SubState,ExecMainStartTimestampMonotonic,ActiveEnterTimestampMonotonic"
-    rc, out, dummy = module.run_command([systemctl, "show", "--property=" + props] + ENGINE_UNITS[engine])
+    rc, out, dummy = module.run_command([systemctl] + systemctl_show_args(ENGINE_UNITS[engine]))
     if rc != 0:
         return None
     return pick_service(parse_systemctl_show(out), time.time(), time.monotonic())

@@ -322,7 +322,7 @@ def test_systemctl_show_and_start_time():
     assert [u["Id"] for u in units] == ["k3s.service", "k3s-agent.service"]
     service = doctor.pick_service(units, now_wall=100000.0, now_monotonic=105.0)
     # started 100 s before "now" on the monotonic clock
-    assert service == {"unit": "k3s-agent.service", "active": "active", "sub": "running", "started": 99900.0}
+    assert service == {"unit": "k3s-agent.service", "active": "active", "sub": "running", "enabled": "", "started": 99900.0}
     assert doctor.pick_service(units[:1], 1.0, 1.0) is None
 
 

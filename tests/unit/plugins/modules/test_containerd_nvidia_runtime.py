@@ -184,3 +184,55 @@ def test_microk8s_template_round_trip(tmp_path):
 def test_argument_spec_rejects_unknown_engine(etc):
     result = run({"engine": "cri-o", "config_path": str(etc)}, expect=FailJson)
     assert "engine" in result["msg"]
+
+
+@pytest.fixture
+def containerd_started(monkeypatch):
+    """systemctl show answers: containerd active, started ``ago`` seconds before now."""
+    from ansible.module_utils.basic import AnsibleModule
+    import time
+
+    state = {"ago": 60.0}
+
+    def run_command(self, args, **kwargs):
+        assert args[1] == "show", args
+        started_us = int((time.monotonic() - state["ago"]) * 1e6)
+        return 0, ("Id=containerd.service\nLoadState=loaded\nActiveState=active\nSubState=running\n"
+                   "ExecMainStartTimestampMonotonic=%d\n" % started_us), ""
+
+    monkeypatch.setattr(AnsibleModule, "run_command", run_command)
+    real = AnsibleModule.get_bin_path
+    monkeypatch.setattr(AnsibleModule, "get_bin_path",
+                        lambda self, name, *a, **k: "/usr/bin/systemctl" if name == "systemctl" else real(self, name, *a, **k))
+    return state
+
+
+def test_restart_pending_after_an_interrupted_run(etc, containerd_started):
+    """Files written by a run that stopped before its restart handler: the next run reports the restart owed."""
+    args = {"engine": "containerd", "config_path": str(etc), "service": "containerd"}
+    first = run(args)
+    assert first["changed"] is True and first["restart_pending"] is True
+    # the files are already right now, but containerd started 60 s ago, before they were written
+    second = run(args)
+    assert second["changed"] is False and second["restart_pending"] is True
+    assert sorted(second["stale_files"]) == sorted([str(etc), str(etc.parent / "conf.d" / "99-nvidia.toml")])
+    # once the engine has restarted after the write, nothing is owed
+    containerd_started["ago"] = 0.0
+    third = run(args)
+    assert third["changed"] is False and third["restart_pending"] is False and third["stale_files"] == []
+
+
+def test_no_restart_check_without_service(etc):
+    result = run({"engine": "containerd", "config_path": str(etc)})
+    assert result["restart_pending"] is False and result["stale_files"] == []
+
+
+def test_engine_read_files_leave_out_the_config_k3s_generates():
+    from ansible_collections.homelab.gpu_node.plugins.module_utils._runtime_config import engine_read_files
+
+    base = "/var/lib/rancher/k3s/agent/etc/containerd"
+    files = engine_read_files("k3s", base + "/config.toml")
+    assert base + "/config.toml" not in files and base + "/config.toml.tmpl" in files
+    assert engine_read_files("containerd", "/etc/containerd/config.toml") == [
+        "/etc/containerd/config.toml", "/etc/containerd/conf.d/99-nvidia.toml"]
+    assert engine_read_files("docker", "/etc/docker/daemon.json") == ["/etc/docker/daemon.json"]

@@ -87,7 +87,7 @@ def node(monkeypatch, smi_capture):
     fake.replies[("nvidia-smi", "--query-gpu=pci.bus_id,compute_cap", "--format=csv,noheader")] = (
         0, "00000000:01:00.0, 8.6\n", "")
     fake.replies[("containerd", "config", "dump")] = (0, dump_with_nvidia(), "")
-    fake.replies[("systemctl", "show", "--property=Id,LoadState,ActiveState,SubState,ExecMainStartTimestampMonotonic,"
+    fake.replies[("systemctl", "show", "--property=Id,LoadState,ActiveState,SubState,UnitFileState,ExecMainStartTimestampMonotonic,"
                   "ActiveEnterTimestampMonotonic", "containerd.service")] = (0, SYSTEMCTL_CONTAINERD % 1, "")
 
     def exit_json(module, **kwargs):
@@ -201,7 +201,7 @@ def test_k3s_generated_config_with_imports(node, tmp_path):
     (base / "config-v3.toml.d" / "99-nvidia.toml").write_text(
         "version = 3\n[plugins.'io.containerd.cri.v1.runtime'.containerd]\n  default_runtime_name = 'nvidia'\n")
     node.bins["k3s"] = "/usr/local/bin/k3s"
-    node.replies[("systemctl", "show", "--property=Id,LoadState,ActiveState,SubState,ExecMainStartTimestampMonotonic,"
+    node.replies[("systemctl", "show", "--property=Id,LoadState,ActiveState,SubState,UnitFileState,ExecMainStartTimestampMonotonic,"
                   "ActiveEnterTimestampMonotonic", "k3s.service", "k3s-agent.service")] = (
         0, "Id=k3s.service\nLoadState=not-found\nActiveState=inactive\n\n"
            "Id=k3s-agent.service\nLoadState=loaded\nActiveState=active\nSubState=running\n"
