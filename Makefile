@@ -31,11 +31,11 @@ ALL_SCENARIOS := $(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/mole
 SKIPPED_SCENARIOS := $(notdir $(patsubst %/SKIP_IN_CI,%,$(wildcard molecule/*/SKIP_IN_CI)))
 SCENARIOS ?= $(filter-out $(SKIPPED_SCENARIOS),$(ALL_SCENARIOS))
 
-.PHONY: help venv collection lab-deps lab-image demo bench test unit integration lint sanity molecule clean lab-down
+.PHONY: help venv collection lab-deps lab-image demo bench test unit integration lint sanity molecule lab-tests clean lab-down
 
 help:
 	@sed -n '1,10p' Makefile
-	@echo "targets: demo test unit integration lint sanity molecule lab-image lab-down clean"
+	@echo "targets: demo bench test unit integration lint sanity molecule lab-tests lab-image lab-down clean"
 
 $(STAMP): requirements.txt
 	python3 -m venv $(VENV)
@@ -66,7 +66,7 @@ bench: venv collection lab-image
 
 test: venv collection lab-image
 	@start=$$(date +%s); \
-	$(MAKE) --no-print-directory unit integration lint sanity molecule; \
+	$(MAKE) --no-print-directory unit integration lint sanity molecule lab-tests; \
 	echo "make test: all stages passed in $$(( $$(date +%s) - start ))s"
 
 unit: venv collection
@@ -94,6 +94,10 @@ sanity: venv
 	  xargs -0 -I{} cp --parents {} $(SANITY_DIR)/ 2>/dev/null || true
 	cd $(SANITY_DIR) && git init -q && git add -A && \
 	  ansible-test sanity --local --python 3.11 --color no
+
+lab-tests: venv collection lab-image
+	@echo "== lab tests: interrupted site.yml runs converge (tests/lab, one podman node)"
+	$(PY) -m pytest tests/lab -v -p no:cacheprovider
 
 molecule: venv collection lab-image
 	@echo "== molecule scenarios: $(SCENARIOS)"

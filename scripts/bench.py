@@ -7,6 +7,9 @@ Measures, in one run (wall-clock seconds, one run each, on this machine):
   rerun9    the rerun on 9 nodes (after a first run on them)
 and prints and writes the ratios to .cache/bench/bench.json.
 Aims: rerun3 <= 6 x ping3; rerun9 <= 1.8 x rerun3.
+Nodes are reached over SSH with pipelining (scripts/lab_inventory.py); `--podman` measures
+through the podman connection instead. Each site.yml log (.cache/bench/<label>.log) ends
+with the ansible.posix.profile_tasks table: the slowest tasks first.
 Run through the Makefile (venv on PATH, CONTAINERS_CONF set).
 """
 
@@ -35,9 +38,13 @@ def run(argv, env=None, check=True):
     return elapsed, proc.stdout
 
 
+CONNECTION = "podman" if "--podman" in sys.argv[1:] else "ssh"
+
+
 def inventory(count):
     directory = os.path.join(OUT, "inv%d" % count)
-    subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "lab_inventory.py"), str(count), directory],
+    flags = ["--podman"] if CONNECTION == "podman" else []
+    subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "lab_inventory.py")] + flags + [str(count), directory],
                    check=True)
     link = os.path.join(directory, "group_vars")
     if not os.path.islink(link):
@@ -55,7 +62,8 @@ def recap(output):
 
 
 def site(inv, label, results):
-    seconds, output = run(["ansible-playbook", "-i", inv, "playbooks/site.yml", "--skip-tags", "windows_host"])
+    env = dict(os.environ, ANSIBLE_CALLBACKS_ENABLED="ansible.posix.profile_tasks", PROFILE_TASKS_TASK_OUTPUT_LIMIT="25")
+    seconds, output = run(["ansible-playbook", "-i", inv, "playbooks/site.yml", "--skip-tags", "windows_host"], env=env)
     changed, failed = recap(output)
     results[label] = {"seconds": round(seconds, 2), "changed": changed, "failed": failed}
     print("bench: %-7s %6.1fs changed=%d" % (label, seconds, changed))
@@ -88,11 +96,13 @@ def main():
         "rerun9_over_rerun3": round(results["rerun9"]["seconds"] / results["rerun3"]["seconds"], 2),
     }
     results["aims"] = {"rerun3_over_ping3": 6.0, "rerun9_over_rerun3": 1.8}
+    results["connection"] = CONNECTION
     results["rerun_changed_zero"] = results["rerun3"]["changed"] == 0 and results["rerun9"]["changed"] == 0
-    with open(os.path.join(OUT, "bench.json"), "w") as f:
+    name = "bench.json" if CONNECTION == "ssh" else "bench-%s.json" % CONNECTION
+    with open(os.path.join(OUT, name), "w") as f:
         json.dump(results, f, indent=2, sort_keys=True)
     print(json.dumps(results["ratios"], indent=2))
-    print("bench: written to %s" % os.path.join(OUT, "bench.json"))
+    print("bench: written to %s" % os.path.join(OUT, name))
     return 0 if results["rerun_changed_zero"] else 1
 
 

@@ -1,13 +1,19 @@
 #!/usr/bin/env bash
 # The homelab test lab: Debian bookworm systemd containers under podman.
 #
-#   scripts/lab.sh deps            install podman, runc, debootstrap (apt)
+#   scripts/lab.sh deps            install podman, runc, debootstrap, openssh-client (apt)
 #   scripts/lab.sh image           build (or reuse) the node image; prints its name
 #   scripts/lab.sh up NAME...      start (or restart) lab nodes; the fake
 #                                  nvidia-smi is installed by Ansible
 #                                  (tests/fake/install_fake_nvidia_smi.yml)
 #   scripts/lab.sh down NAME...    remove lab nodes
 #   scripts/lab.sh list            list lab nodes
+#   scripts/lab.sh ssh-config      rewrite .cache/lab/ssh_config for the running nodes
+#
+# Nodes run sshd: the demo and the bench reach them over SSH as users reach
+# their GPU nodes (pipelining, ControlPersist), with the lab key
+# .cache/lab/ssh/id_ed25519 and .cache/lab/ssh_config (Host NAME -> the
+# container's address). Molecule scenarios use the podman connection instead.
 #
 # The image is cached by a hash of its recipe (this file's RECIPE block and
 # the package list): it is rebuilt only when the recipe changes.
@@ -20,9 +26,12 @@ LAB_LABEL=homelab.gpu_node.lab
 # --- RECIPE (hashed) ---------------------------------------------------------
 SUITE=bookworm
 MIRROR=http://deb.debian.org/debian
-PACKAGES=systemd,systemd-sysv,dbus,python3,python3-apt,containerd,iproute2,procps,ca-certificates,sudo
+PACKAGES=systemd,systemd-sysv,dbus,python3,python3-apt,containerd,iproute2,procps,ca-certificates,sudo,openssh-server
 IMAGE_REPO=localhost/gpu-node-lab
 # --- end RECIPE --------------------------------------------------------------
+
+SSH_DIR="$ROOT/.cache/lab/ssh"
+SSH_CONFIG="$ROOT/.cache/lab/ssh_config"
 
 log() { printf 'lab: %s\n' "$*" >&2; }
 
@@ -37,15 +46,16 @@ cmd_deps() {
   for bin in podman runc debootstrap; do
     command -v "$bin" >/dev/null 2>&1 || missing+=("$bin")
   done
+  command -v ssh-keygen >/dev/null 2>&1 || missing+=(openssh-client)
   if [ ${#missing[@]} -eq 0 ]; then
-    log "podman, runc and debootstrap are installed"
+    log "podman, runc, debootstrap and openssh-client are installed"
     return 0
   fi
   log "installing: ${missing[*]}"
   local sudo=""
   [ "$(id -u)" -eq 0 ] || sudo=sudo
   $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq podman runc debootstrap >/dev/null
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
 }
 
 cmd_image() {
@@ -102,8 +112,35 @@ cmd_up() {
       case "$state" in running|degraded) break ;; esac
       sleep 1
     done
+    ssh_authorize "$name"
     log "node $name is up ($state)"
   done
+  cmd_ssh_config
+}
+
+# The lab's own key pair (no passphrase; it opens only these containers).
+ssh_authorize() {
+  local name=$1
+  mkdir -p "$SSH_DIR"
+  [ -f "$SSH_DIR/id_ed25519" ] || ssh-keygen -q -t ed25519 -N '' -C homelab-gpu-node-lab -f "$SSH_DIR/id_ed25519"
+  podman exec "$name" sh -c 'mkdir -p -m 0700 /root/.ssh && cat > /root/.ssh/authorized_keys && chmod 0600 /root/.ssh/authorized_keys' \
+    <"$SSH_DIR/id_ed25519.pub"
+}
+
+cmd_ssh_config() {
+  local name ip
+  mkdir -p "$(dirname "$SSH_CONFIG")"
+  {
+    echo "# Written by scripts/lab.sh: the running lab nodes (podman containers)."
+    podman ps --filter "label=$LAB_LABEL" --format '{{.Names}}' | sort | while read -r name; do
+      ip=$(podman inspect -f '{{.NetworkSettings.IPAddress}}' "$name")
+      [ -n "$ip" ] || { log "node $name has no IP address: not reachable over SSH"; continue; }
+      printf 'Host %s\n  HostName %s\n  User root\n  IdentityFile %s\n  IdentitiesOnly yes\n' \
+        "$name" "$ip" "$SSH_DIR/id_ed25519"
+      printf '  StrictHostKeyChecking no\n  UserKnownHostsFile /dev/null\n  LogLevel ERROR\n'
+    done
+  } >"$SSH_CONFIG.tmp"
+  mv "$SSH_CONFIG.tmp" "$SSH_CONFIG"
 }
 
 cmd_down() {
@@ -114,6 +151,7 @@ cmd_down() {
   [ $# -gt 0 ] || return 0
   podman rm -f "$@" >/dev/null
   log "removed: $*"
+  cmd_ssh_config
 }
 
 cmd_list() {
@@ -126,6 +164,7 @@ case "${1:-}" in
   up) shift; cmd_up "$@" ;;
   down) shift; cmd_down "$@" ;;
   list) shift; cmd_list "$@" ;;
+  ssh-config) shift; cmd_ssh_config "$@" ;;
   hash) recipe_hash ;;
-  *) sed -n '2,15p' "${BASH_SOURCE[0]}"; exit 2 ;;
+  *) sed -n '2,20p' "${BASH_SOURCE[0]}"; exit 2 ;;
 esac

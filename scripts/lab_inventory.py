@@ -6,7 +6,10 @@ Nodes cycle through three shapes, each replaying a real capture (no GPU):
   baremetal  Tesla P100 (netdata, driver 510), a single-GPU server
   multigpu   2x GeForce GTX 1080 (a0s-nvidia-smi-exporter, driver 460)
 
-usage: lab_inventory.py N OUTPUT_DIR
+Nodes are reached over SSH (scripts/lab.sh writes .cache/lab/ssh_config; run Ansible
+from the repository root), or with --podman through the podman connection.
+
+usage: lab_inventory.py [--podman] N OUTPUT_DIR
 """
 
 from __future__ import annotations
@@ -22,7 +25,20 @@ SHAPES = [
 ]
 
 
-def render(count, prefix="lab"):
+CONNECTIONS = {
+    "ssh": [
+        "        # SSH with pipelining, as GPU nodes are reached in real use; Host entries in",
+        "        # .cache/lab/ssh_config (written by scripts/lab.sh, path relative to the repository root)",
+        "        ansible_connection: ansible.builtin.ssh",
+        "        ansible_ssh_common_args: -F .cache/lab/ssh_config",
+    ],
+    "podman": [
+        "        ansible_connection: containers.podman.podman",
+    ],
+}
+
+
+def render(count, prefix="lab", connection="ssh"):
     groups = {"wsl_gpu_nodes": [], "baremetal_gpu_nodes": []}
     for i in range(count):
         shape, group, hostvars = SHAPES[i % len(SHAPES)]
@@ -36,7 +52,7 @@ def render(count, prefix="lab"):
         "  children:",
         "    gpu_nodes:",
         "      vars:",
-        "        ansible_connection: containers.podman.podman",
+    ] + CONNECTIONS[connection] + [
         "        ansible_python_interpreter: /usr/bin/python3",
         "      children:",
     ]
@@ -57,10 +73,18 @@ def render(count, prefix="lab"):
 
 
 def main(argv):
-    count, out_dir = int(argv[1]), argv[2]
+    args = list(argv[1:])
+    connection = "ssh"
+    if "--podman" in args:
+        args.remove("--podman")
+        connection = "podman"
+    if len(args) != 2 or not args[0].isdigit():
+        sys.stderr.write(__doc__)
+        return 2
+    count, out_dir = int(args[0]), args[1]
     os.makedirs(out_dir, exist_ok=True)
     with open(os.path.join(out_dir, "hosts.yml"), "w") as f:
-        f.write(render(count))
+        f.write(render(count, connection=connection))
     return 0
 
 
