@@ -123,7 +123,7 @@ ssh_authorize() {
   local name=$1
   mkdir -p "$SSH_DIR"
   [ -f "$SSH_DIR/id_ed25519" ] || ssh-keygen -q -t ed25519 -N '' -C homelab-gpu-node-lab -f "$SSH_DIR/id_ed25519"
-  podman exec "$name" sh -c 'mkdir -p -m 0700 /root/.ssh && cat > /root/.ssh/authorized_keys && chmod 0600 /root/.ssh/authorized_keys' \
+  podman exec -i "$name" sh -c 'mkdir -p -m 0700 /root/.ssh && cat > /root/.ssh/authorized_keys && chmod 0600 /root/.ssh/authorized_keys' \
     <"$SSH_DIR/id_ed25519.pub"
 }
 

@@ -20,6 +20,7 @@ description:
     (Ctrl-C, a cancelled AWX job) leaves the service on the old config while the file is already right; the next
     run sees RV(restart_pending) and restarts it.
   - Read only; never changes the node.
+  - Symbolic links are reported as links, not followed; a checksum is computed only for a regular file.
 options:
   paths:
     description:
@@ -30,6 +31,13 @@ options:
   read:
     description:
       - Files whose text to return in RV(contents) (UTF-8, at most O(read_max_bytes) each). Missing files are left out.
+    type: list
+    elements: path
+    default: []
+  checksum:
+    description:
+      - Regular files whose SHA-256 to return in RV(paths) (key C(checksum)), for example to compare a binary with its
+        published checksum, or a file with the content a task would write, without another remote call.
     type: list
     elements: path
     default: []
@@ -89,12 +97,15 @@ EXAMPLES = r"""
 
 RETURN = r"""
 paths:
-  description: One entry per path of O(paths) (and O(watch)), keyed by the path.
+  description:
+    - One entry per path of O(paths), O(checksum) and O(watch), keyed by the path; C(checksum) (SHA-256, hex) for the
+      regular files of O(checksum).
   returned: always
   type: dict
   sample:
     /etc/rancher/k3s/config.yaml: {exists: true, type: file, mode: "0600", uid: 0, gid: 0, size: 230,
-                                   mtime: 1795000000.5}
+                                   mtime: 1795000000.5,
+                                   checksum: 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08}
     /etc/rancher/k3s/missing: {exists: false}
 contents:
   description: The text of each existing file of O(read), keyed by the path.
@@ -137,6 +148,7 @@ def argument_spec():
     return dict(
         paths=dict(type="list", elements="path", default=[]),
         read=dict(type="list", elements="path", default=[]),
+        checksum=dict(type="list", elements="path", default=[]),
         read_max_bytes=dict(type="int", default=65536),
         service=dict(type="str"),
         watch=dict(type="list", elements="path"),
@@ -162,7 +174,7 @@ def read_small(module, path, limit):
 def main():
     module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
     params = module.params
-    for option in ("paths", "read", "watch"):
+    for option in ("paths", "read", "checksum", "watch"):
         relative = [p for p in params[option] or [] if not os.path.isabs(p)]
         if relative:
             module.fail_json(msg="%s must hold absolute paths; got %s" % (option, ", ".join(relative)))
@@ -171,9 +183,15 @@ def main():
     watch = params["watch"] if params["watch"] is not None else params["paths"]
 
     paths = {}
-    for path in list(params["paths"]) + list(watch):
+    for path in list(params["paths"]) + list(params["checksum"]) + list(watch):
         if path not in paths:
             paths[path] = path_state(path)
+    for path in params["checksum"]:
+        if paths[path].get("type") == "file":
+            try:
+                paths[path]["checksum"] = module.digest_from_file(path, "sha256")
+            except (OSError, IOError) as exc:
+                module.fail_json(msg="cannot read %s: %s" % (path, to_native(exc)))
     contents = {}
     for path in params["read"]:
         text = read_small(module, path, params["read_max_bytes"])

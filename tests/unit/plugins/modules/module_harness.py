@@ -36,3 +36,14 @@ def patch_exits(monkeypatch):
 
     monkeypatch.setattr(AnsibleModule, "exit_json", exit_json)
     monkeypatch.setattr(AnsibleModule, "fail_json", fail_json)
+
+
+def run_main(module, args, expect=ExitJson):
+    """Run ``module.main()`` with ``args``; return what it passed to exit_json (or fail_json with FailJson)."""
+    import pytest
+    from ansible.module_utils.testing import patch_module_args
+
+    with patch_module_args(args):
+        with pytest.raises(expect) as info:
+            module.main()
+    return info.value.result

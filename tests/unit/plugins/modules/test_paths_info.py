@@ -11,8 +11,12 @@ import time
 import pytest
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.testing import patch_module_args
-from ansible_collections.homelab.gpu_node.tests.unit.plugins.modules.module_harness import ExitJson, FailJson, patch_exits
+from ansible_collections.homelab.gpu_node.tests.unit.plugins.modules.module_harness import (
+    ExitJson,
+    FailJson,
+    patch_exits,
+    run_main,
+)
 
 from ansible_collections.homelab.gpu_node.plugins.modules import paths_info as module
 
@@ -23,10 +27,7 @@ def module_exits(monkeypatch):
 
 
 def run(args, expect=ExitJson):
-    with patch_module_args(args):
-        with pytest.raises(expect) as info:
-            module.main()
-    return info.value.result
+    return run_main(module, args, expect)
 
 
 @pytest.fixture
@@ -98,3 +99,17 @@ def test_read_refuses_big_or_binary_files(tmp_path):
     binary = tmp_path / "bin"
     binary.write_bytes(b"\xff\xfe\x00")
     assert "is not UTF-8 text" in run({"read": [str(binary)]}, FailJson)["msg"]
+
+
+def test_checksums_of_regular_files_only(tmp_path):
+    import hashlib
+
+    binary = tmp_path / "k3s"
+    binary.write_bytes(b"#!/bin/sh\nexit 0\n")
+    link = tmp_path / "link"
+    link.symlink_to(binary)
+    result = run({"checksum": [str(binary), str(link), str(tmp_path / "missing"), str(tmp_path)]})
+    assert result["paths"][str(binary)]["checksum"] == hashlib.sha256(b"#!/bin/sh\nexit 0\n").hexdigest()
+    assert "checksum" not in result["paths"][str(link)] and result["paths"][str(link)]["type"] == "link"
+    assert result["paths"][str(tmp_path / "missing")] == {"exists": False}
+    assert "checksum" not in result["paths"][str(tmp_path)]
