@@ -66,8 +66,8 @@ attributes:
     platforms: posix
 notes:
   - A file counts as changed after the start when its modification time is more than one second later than the
-    start time systemd reports (C(ExecMainStartTimestampMonotonic)). A service that is not active has nothing
-    stale: it reads its files when it starts.
+    start time systemd reports (C(ExecMainStartTimestampMonotonic)). A service that is not active has no stale
+    files, because it reads them when it starts.
 seealso:
   - module: ansible.builtin.stat
   - module: ansible.builtin.slurp
