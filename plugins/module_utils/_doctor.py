@@ -45,11 +45,7 @@ from ansible_collections.homelab.gpu_node.plugins.module_utils._nvidia_smi impor
     parse_smi_csv,
     parse_smi_xml,
 )
-from ansible_collections.homelab.gpu_node.plugins.module_utils._service_state import (  # noqa: F401 (re-exported)
-    parse_systemctl_show,
-    pick_service,
-    stale_paths,
-)
+from ansible_collections.homelab.gpu_node.plugins.module_utils._service_state import stale_paths
 
 PASS = "pass"
 FAIL = "fail"

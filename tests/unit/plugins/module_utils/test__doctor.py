@@ -21,6 +21,7 @@ import pytest
 import yaml
 
 from ansible_collections.homelab.gpu_node.plugins.module_utils import _doctor as doctor
+from ansible_collections.homelab.gpu_node.plugins.module_utils import _service_state as svc
 from ansible_collections.homelab.gpu_node.plugins.module_utils._runtime_config import parse_toml
 
 FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures", "runtime_config")
@@ -318,12 +319,12 @@ def test_systemctl_show_and_start_time():
            "ExecMainStartTimestampMonotonic=0\n\n"
            "Id=k3s-agent.service\nLoadState=loaded\nActiveState=active\nSubState=running\n"
            "ExecMainStartTimestampMonotonic=5000000\nActiveEnterTimestampMonotonic=6000000\n")
-    units = doctor.parse_systemctl_show(out)
+    units = svc.parse_systemctl_show(out)
     assert [u["Id"] for u in units] == ["k3s.service", "k3s-agent.service"]
-    service = doctor.pick_service(units, now_wall=100000.0, now_monotonic=105.0)
+    service = svc.pick_service(units, now_wall=100000.0, now_monotonic=105.0)
     # started 100 s before "now" on the monotonic clock
     assert service == {"unit": "k3s-agent.service", "active": "active", "sub": "running", "enabled": "", "started": 99900.0}
-    assert doctor.pick_service(units[:1], 1.0, 1.0) is None
+    assert svc.pick_service(units[:1], 1.0, 1.0) is None
 
 
 @pytest.mark.parametrize("kwargs, expect", [

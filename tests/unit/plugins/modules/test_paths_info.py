@@ -67,8 +67,9 @@ def test_files_written_after_the_service_started_are_stale(tmp_path, systemd):
     now = time.time()
     os.utime(str(old), (now - 3600, now - 3600))  # before the start (60 s ago)
     result = run({"paths": [str(old), str(new)], "service": "k3s-agent"})
-    assert systemd["calls"][0][1:3] == ["show", "--property=Id,LoadState,ActiveState,SubState,UnitFileState,"
-                                                 "ExecMainStartTimestampMonotonic,ActiveEnterTimestampMonotonic"]
+    expected = ("--property=Id,LoadState,ActiveState,SubState,UnitFileState,"
+                "ExecMainStartTimestampMonotonic,ActiveEnterTimestampMonotonic")
+    assert systemd["calls"][0][1:3] == ["show", expected]
     assert result["service"]["unit"] == "k3s-agent.service" and result["service"]["enabled"] == "enabled"
     assert result["stale"] == [str(new)] and result["restart_pending"] is True
     # watch narrows the comparison
