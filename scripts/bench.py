@@ -75,7 +75,9 @@ def main():
     os.makedirs(OUT, exist_ok=True)
     results = {}
     inv3, nodes3 = inventory(3)
-    run(["scripts/lab.sh", "down"], check=False)
+    inv9, nodes9 = inventory(9)
+    # Only the bench's own nodes are (re)created and removed: never anyone else's.
+    run(["scripts/lab.sh", "down"] + nodes9, check=False)
     run(["scripts/lab.sh", "up"] + nodes3)
     run(["ansible-playbook", "-i", inv3, "lab/prepare.yml"])
     seconds = run(["ansible", "gpu_nodes", "-i", inv3, "-m", "ansible.builtin.ping"])[0]
@@ -84,12 +86,11 @@ def main():
     site(inv3, "first3", results)
     site(inv3, "rerun3", results)
 
-    inv9, nodes9 = inventory(9)
     run(["scripts/lab.sh", "up"] + [n for n in nodes9 if n not in nodes3])
     run(["ansible-playbook", "-i", inv9, "lab/prepare.yml", "--limit", ",".join(n for n in nodes9 if n not in nodes3)])
     site(inv9, "first9", results)
     site(inv9, "rerun9", results)
-    run(["scripts/lab.sh", "down"], check=False)
+    run(["scripts/lab.sh", "down"] + nodes9, check=False)
 
     results["ratios"] = {
         "rerun3_over_ping3": round(results["rerun3"]["seconds"] / results["ping3"]["seconds"], 2),

@@ -6,7 +6,8 @@
 #   scripts/lab.sh up NAME...      start (or restart) lab nodes; the fake
 #                                  nvidia-smi is installed by Ansible
 #                                  (tests/fake/install_fake_nvidia_smi.yml)
-#   scripts/lab.sh down NAME...    remove lab nodes
+#   scripts/lab.sh down NAME...    remove lab nodes (without NAME: only the nodes
+#                                  this checkout started, never anyone else's)
 #   scripts/lab.sh list            list lab nodes
 #   scripts/lab.sh ssh-config      rewrite .cache/lab/ssh_config for the running nodes
 #
@@ -22,6 +23,8 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 export CONTAINERS_CONF="${CONTAINERS_CONF:-$ROOT/lab/containers.conf}"
 LAB_LABEL=homelab.gpu_node.lab
+# Which checkout started a node: `down` without names removes only its own.
+OWNER_LABEL=homelab.gpu_node.lab.owner
 
 # --- RECIPE (hashed) ---------------------------------------------------------
 SUITE=bookworm
@@ -102,7 +105,7 @@ cmd_up() {
     if podman container exists "$name"; then
       podman rm -f "$name" >/dev/null
     fi
-    podman run -d --name "$name" --hostname "$name" --label "$LAB_LABEL=1" \
+    podman run -d --name "$name" --hostname "$name" --label "$LAB_LABEL=1" --label "$OWNER_LABEL=$ROOT" \
       --systemd=always "$image" /sbin/init >/dev/null
   done
   # systemd needs a moment before Ansible can use the nodes.
@@ -145,7 +148,7 @@ cmd_ssh_config() {
 
 cmd_down() {
   if [ $# -eq 0 ]; then
-    mapfile -t nodes < <(podman ps -a --filter "label=$LAB_LABEL" --format '{{.Names}}')
+    mapfile -t nodes < <(podman ps -a --filter "label=$LAB_LABEL" --filter "label=$OWNER_LABEL=$ROOT" --format '{{.Names}}')
     set -- "${nodes[@]}"
   fi
   [ $# -gt 0 ] || return 0
