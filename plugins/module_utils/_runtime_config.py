@@ -756,12 +756,14 @@ def plan_containerd(main_path, main_text, dropin_text, options, imported=()):
     empty_main = main_data is not None and not main_data
 
     if not options.present:
-        plan.add(dropin_path, dropin_text, None)
+        # The import goes first, then the drop-in: a main config that imports a missing file stops
+        # containerd, so if the main config cannot be written the drop-in must still be there.
         if main_text is not None:
             new_main = _edit_main_imports(main_path, main_text, main_data, dropin_path, present=False)
             if new_main == _created_main_text(dropin_path, with_import=False):
                 new_main = None  # the file was created by this module: remove it again
             plan.add(main_path, main_text, new_main)
+        plan.add(dropin_path, dropin_text, None)
         summary["import_removed"] = plan.change(main_path) is not None
         return plan
 
