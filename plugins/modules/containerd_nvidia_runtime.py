@@ -296,6 +296,7 @@ from ansible_collections.homelab.gpu_node.plugins.module_utils._runtime_config i
     TOML_IMPORT_ERROR,
     TOML_PACKAGE,
     RuntimeOptions,
+    check_no_control_chars,
     engine_read_files,
 )
 
@@ -329,6 +330,7 @@ def main():
             exception=TOML_IMPORT_ERROR)
 
     try:
+        check_no_control_chars("config_path", config_path)
         options = RuntimeOptions(
             runtime_name=params["runtime_name"],
             runtime_path=params["runtime_path"],

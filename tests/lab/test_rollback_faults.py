@@ -208,7 +208,7 @@ def test_1_interrupted_run_then_refused_restart_rolls_back_from_the_record(lab):
         assert claimed_state(msg) == ("up", "active"), msg
         assert "fault injection: containerd refuses" in msg, msg
         assert "nvidia runtime is not in the live config" in msg, msg
-        assert "BinaryName" not in node("containerd config dump")
+        assert "nvidia-container-runtime" not in node("containerd config dump")
     finally:
         set_fault(None)
 

@@ -304,3 +304,15 @@ def test_record_lists_each_change_until_cleared(etc, tmp_path):
     run({"engine": "containerd", "config_path": str(etc), "record": str(record), "backup": True, "cdi": True})
     again = {entry["path"]: entry for entry in json.loads(record.read_text())["pending"]}
     assert again == entries
+
+
+@pytest.mark.parametrize("option,value", [("runtime_name", "nvi\ndia"), ("runtime_path", "/usr/bin/nvidia\x00x"),
+                                          ("runtime_path", "/usr/bin/nv\tidia"), ("config_path", "/etc/containerd/c\n.toml")])
+def test_control_characters_are_refused_with_a_clear_message(etc, option, value):
+    """Issue 14 defect 6: before, a newline in runtime_name ended in an uncaught TOML error."""
+    args = {"engine": "containerd", "config_path": str(etc)}
+    args[option] = value
+    before = tree(etc.parent)
+    result = run(args, expect=FailJson)
+    assert result["msg"].startswith("%s must not contain control characters" % option)
+    assert tree(etc.parent) == before
