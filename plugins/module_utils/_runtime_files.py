@@ -62,6 +62,7 @@ def make_plan(engine, config_path, options, warn):
 
 
 def write_text(module, path, text):
+    """Write ``text`` to ``path`` atomically; every failure is an OSError (the caller reports what was done)."""
     directory = os.path.dirname(path)
     if directory and not os.path.isdir(directory):
         os.makedirs(directory, 0o755)
@@ -69,6 +70,30 @@ def write_text(module, path, text):
     fd, tmp = tempfile.mkstemp(dir=module.tmpdir)
     with os.fdopen(fd, "wb") as handle:
         handle.write(to_bytes(text, errors="surrogate_or_strict"))
-    module.atomic_move(tmp, path)
-    if creating:
-        module.set_mode_if_different(path, "0644", False)
+    with raise_instead_of_fail(module):
+        module.atomic_move(tmp, path)
+        if creating:
+            module.set_mode_if_different(path, "0644", False)
+
+
+class raise_instead_of_fail(object):
+    """While active, failures of AnsibleModule helpers (atomic_move, backup_local, set_mode_if_different) raise
+    OSError instead of ending the module: older cores call fail_json, ansible-core 2.19 raises a plain Exception
+    (e.g. "Unable to make ... failed final rename ..." from an OSError). The caller then reports every file it
+    already changed."""
+
+    def __init__(self, module):
+        self.module = module
+
+    def __enter__(self):
+        def fail(msg=None, **_kwargs):
+            raise OSError(msg)
+        self.module.fail_json = fail
+        return self
+
+    def __exit__(self, exc_type, exc, _tb):
+        del self.module.fail_json
+        if exc is None or isinstance(exc, OSError) or not isinstance(exc, Exception):
+            return False
+        cause = exc.__cause__
+        raise OSError("%s%s" % (exc, (" (%s)" % cause) if cause is not None else "")) from exc

@@ -281,7 +281,12 @@ from ansible_collections.homelab.gpu_node.plugins.module_utils._engine_rollback 
     load_record,
 )
 from ansible_collections.homelab.gpu_node.plugins.module_utils._errors import RuntimeConfigError
-from ansible_collections.homelab.gpu_node.plugins.module_utils._runtime_files import make_plan, read_text, write_text
+from ansible_collections.homelab.gpu_node.plugins.module_utils._runtime_files import (
+    make_plan,
+    raise_instead_of_fail,
+    read_text,
+    write_text,
+)
 from ansible_collections.homelab.gpu_node.plugins.module_utils._service_state import (
     path_state,
     read_service,
@@ -399,38 +404,20 @@ def main():
 
 
 class _FileOps(object):
-    """Disk access for apply_changes; every failure is an OSError (atomic_move's own fail_json too)."""
+    """Disk access for apply_changes; every failure is an OSError."""
 
     def __init__(self, module):
         self.module = module
 
     def backup(self, path):
-        with _raise_instead_of_fail(self.module):
+        with raise_instead_of_fail(self.module):
             return self.module.backup_local(path)
 
     def write(self, path, text):
-        with _raise_instead_of_fail(self.module):
-            write_text(self.module, path, text)
+        write_text(self.module, path, text)
 
     def remove(self, path):
         os.remove(path)
-
-
-class _raise_instead_of_fail(object):
-    """While active, module.fail_json (called by atomic_move and backup_local) raises OSError instead of exiting,
-    so the caller can report every file already changed."""
-
-    def __init__(self, module):
-        self.module = module
-
-    def __enter__(self):
-        def fail(msg=None, **_kwargs):
-            raise OSError(msg)
-        self.module.fail_json = fail
-
-    def __exit__(self, *_exc):
-        del self.module.fail_json
-        return False
 
 
 def _write_record(module, path, engine, config_path, changes, backups):

@@ -238,10 +238,10 @@ def test_engine_read_files_leave_out_the_config_k3s_generates():
     assert engine_read_files("docker", "/etc/docker/daemon.json") == ["/etc/docker/daemon.json"]
 
 
-@pytest.fixture
-def unwritable(monkeypatch):
-    """atomic_move fails for the paths in the returned set the way it does on a read-only bind mount
-    (EBUSY on the final rename: AnsibleModule.atomic_move calls fail_json itself)."""
+@pytest.fixture(params=["raises", "fail_json"])
+def unwritable(monkeypatch, request):
+    """atomic_move fails for the paths in the returned set the way it does on a read-only bind mount (EBUSY on
+    the final rename): ansible-core 2.19 raises a plain Exception from the OSError, older cores call fail_json."""
     from ansible.module_utils.basic import AnsibleModule
 
     paths = set()
@@ -250,8 +250,10 @@ def unwritable(monkeypatch):
     def atomic_move(self, src, dest, *args, **kwargs):
         if dest in paths:
             os.remove(src)
-            self.fail_json(msg="Unable to make %s into to %s, failed final rename: [Errno 16] Device or resource busy"
-                           % (src, dest))
+            msg = "Unable to make %s into to %s, failed final rename" % (src, dest)
+            if request.param == "fail_json":
+                self.fail_json(msg=msg + ": [Errno 16] Device or resource busy")
+            raise Exception(msg) from OSError(16, "Device or resource busy")
         return real(self, src, dest, *args, **kwargs)
 
     monkeypatch.setattr(AnsibleModule, "atomic_move", atomic_move)
