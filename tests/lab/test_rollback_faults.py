@@ -23,7 +23,8 @@ sha256/sha1/md5/base64 forms.
 3. containerd_nvidia_runtime state=absent with a main config that cannot be written:
    the drop-in is left alone (the import still finds it) and the failure says so;
 4. site.yml with one GPU node asleep: the other node finishes every stage, the asleep
-   one is named in a warning and in the summary.
+   one is named in a warning and in the summary;
+5. a cluster_join rerun (the token file exists now) prints no derived form of the token.
 """
 
 from __future__ import annotations
@@ -278,6 +279,11 @@ def test_4_an_asleep_node_does_not_stop_the_others(lab):
     assert re.search(r"%s.*(unreachable|asleep)" % ASLEEP, out.split("PLAY [Cluster-side GPU setup]")[-1]), out[-4000:]
     # the token reached the node (the scan above is not vacuous)
     assert node("cat /etc/rancher/k3s/agent-token") == TOKEN
-    # a rerun: now the token file exists, so the cluster_join probe looks at it (it used to print its sha256)
+
+
+def test_5_no_derived_form_of_the_token_in_a_rerun(lab):
+    """The node has joined (test 4): now the token file exists and the cluster_join probe looks at it.
+    It used to return the file's sha256, printed at -v; play() scans the -vvv log for every form."""
+    assert node("cat /etc/rancher/k3s/agent-token") == TOKEN
     out = play(lab, "playbooks/cluster_join.yml")
     assert "/etc/rancher/k3s/agent-token" in out and '"content_matches": true' in out
