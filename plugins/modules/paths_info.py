@@ -44,8 +44,9 @@ options:
   expect_sha256:
     description:
       - Regular files to compare with a SHA-256 (hex) the caller expects, keyed by path; RV(paths) gets
-        C(content_matches) (true/false) for them and never their checksum. For files holding a secret (a join
-        token): no derived form of the secret reaches the output, and the option's values are hidden (no_log).
+        C(content_matches) (true/false) for them and never their checksum. Meant for files holding a secret, a join
+        token for example, so that no derived form of the secret reaches the output; the option's values are hidden
+        (no_log).
     type: dict
     default: {}
     version_added: 0.1.0

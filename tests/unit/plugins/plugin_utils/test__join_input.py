@@ -11,7 +11,7 @@ import hashlib
 import pytest
 
 from ansible_collections.homelab.gpu_node.plugins.plugin_utils import _join_input as ji
-from ansible_collections.homelab.gpu_node.plugins.filter.cluster_join_input_problems import FilterModule
+from ansible_collections.homelab.gpu_node.plugins.filter.k8s_namespace_problems import FilterModule
 
 TOKEN = "K10abcdef::server:s3cr3t"
 GOOD = {"server_url": "https://k3s-server.lan:6443", "token": TOKEN, "node_ip": "", "taints": [], "labels": {},
