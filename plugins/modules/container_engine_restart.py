@@ -17,11 +17,12 @@ description:
     O(config_path) has runtime O(runtime_name) with C(BinaryName) O(runtime_path).
   - When it did, clears the list of unverified changes in O(record) (written by
     M(homelab.gpu_node.containerd_nvidia_runtime)) and returns.
-  - When it did not, puts back the last config seen working, from what is on the node - each file of the record with
-    its backup, removes the files the record says were created, and for files changed without a backup (or without
-    any record) removes the runtime the way M(homelab.gpu_node.containerd_nvidia_runtime) O(state=absent) does, the
-    import first - restarts the engine again, checks it the same way and fails with a message that says what was
-    put back and whether the engine is up, as systemd and containerd report it after the rollback.
+  - When it did not, puts back the last config seen working, from what is on the node. Each file of the record with a
+    backup is restored, the files the record says were created are removed, and files changed without a backup (or
+    with no record at all) lose the runtime and its import as with
+    O(homelab.gpu_node.containerd_nvidia_runtime#module:state=absent), the import first.
+  - Then restarts the engine again, checks it the same way and fails with a message that says what was put back and
+    whether the engine is up, as systemd and containerd report it after the rollback.
 options:
   service:
     description: The engine's systemd unit.

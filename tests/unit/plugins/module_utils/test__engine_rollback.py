@@ -131,7 +131,7 @@ def test_rollback_without_backup_removes_the_import_like_state_absent():
     er.apply_changes(changes, False, ops)
     record = er.add_pending(er.load_record(None), "containerd", MAIN, changes, {})
     steps = er.rollback_steps(record, plan(ops.files, "absent"), lambda path: True)
-    assert [(kind, path) for kind, path, _ in steps] == [("write", MAIN), ("remove", DROPIN)]
+    assert [(step[0], step[1]) for step in steps] == [("write", MAIN), ("remove", DROPIN)]
     assert steps[0][2] == ORIGINAL  # the import line goes, byte for byte
 
 
@@ -182,7 +182,10 @@ def test_dump_has_runtime():
             '  runtime_type = "io.containerd.runc.v2"\n'
             '[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.nvidia.options]\n'
             '  BinaryName = "/usr/bin/nvidia-container-runtime"\n')
-    loads = lambda text: rc.parse_toml(text, "dump")  # noqa: E731
+
+    def loads(text):
+        return rc.parse_toml(text, "dump")
+
     assert er.dump_has_runtime(dump, "nvidia", loads) == (True, "/usr/bin/nvidia-container-runtime")
     assert er.dump_has_runtime(ORIGINAL, "nvidia", loads) == (False, None)
     v3 = dump.replace("io.containerd.grpc.v1.cri", "io.containerd.cri.v1.runtime").replace("version = 2", "version = 3")

@@ -77,7 +77,11 @@ def etc(tmp_path):
 def node(monkeypatch, etc):
     patch_exits(monkeypatch)
     fake = FakeNode(etc, refuse=lambda etc: (etc.parent / "conf.d" / "99-nvidia.toml").exists())
-    monkeypatch.setattr(AnsibleModule, "run_command", lambda self, args, **kw: fake.run_command(self, args, **kw))
+
+    def run_command(self, args, **kwargs):
+        return fake.run_command(self, args, **kwargs)
+
+    monkeypatch.setattr(AnsibleModule, "run_command", run_command)
     monkeypatch.setattr(AnsibleModule, "get_bin_path", lambda self, name, *a, **k: "/usr/bin/" + name)
     monkeypatch.setattr(module.time, "sleep", lambda seconds: None)
     return fake
