@@ -137,9 +137,21 @@ def _xml_start(text):
     return None
 
 
+def _as_text(value):
+    """Text with every byte that is not UTF-8 as U+FFFD: from bytes, or from the str AnsibleModule.run_command
+    returns, which carries such a byte as a lone surrogate (surrogateescape) that XML and JSON refuse."""
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    return value
+
+
 def _parse_root(text):
-    if isinstance(text, bytes):
-        text = text.decode("utf-8", "replace")
+    text = _as_text(text)
     if text is None or not text.strip():
         raise _garbage("nvidia-smi -q -x printed nothing; expected an <nvidia_smi_log> XML document.")
     body = _xml_start(text)
@@ -384,8 +396,7 @@ def parse_smi_csv(text, fields=None):
     one (``754 MiB``); everything else stays a string, so ``compute_cap``
     ``8.6`` and ``driver_version`` ``595.80`` keep their text.
     """
-    if isinstance(text, bytes):
-        text = text.decode("utf-8", "replace")
+    text = _as_text(text)
     rows = [row for row in csv.reader(io.StringIO(text or ""), skipinitialspace=True)
             if any(cell.strip() for cell in row)]
     if fields is None:

@@ -128,6 +128,8 @@ class RuntimeOptions(object):
             raise RuntimeConfigError("state must be present or absent, not %r" % (state,))
         if not runtime_name:
             raise RuntimeConfigError("runtime_name must not be empty")
+        for option, value in (("runtime_name", runtime_name), ("runtime_path", runtime_path)):
+            check_no_control_chars(option, value)
         if k3s_template_version not in (None, 2, 3):
             raise RuntimeConfigError("k3s_template_version must be 2 or 3, not %r" % (k3s_template_version,))
         self.runtime_name = runtime_name
@@ -140,6 +142,14 @@ class RuntimeOptions(object):
     @property
     def present(self):
         return self.state == "present"
+
+
+def check_no_control_chars(option, value):
+    """Refuse control characters (newline, tab, NUL, DEL, ...) in a name or path that goes into a config file."""
+    bad = sorted(set(char for char in (value or "") if ord(char) < 0x20 or ord(char) == 0x7F))
+    if bad:
+        raise RuntimeConfigError("%s must not contain control characters (found %s in %r)"
+                                 % (option, ", ".join("U+%04X" % ord(char) for char in bad), value))
 
 
 class FileChange(object):
@@ -756,12 +766,14 @@ def plan_containerd(main_path, main_text, dropin_text, options, imported=()):
     empty_main = main_data is not None and not main_data
 
     if not options.present:
-        plan.add(dropin_path, dropin_text, None)
+        # The import goes first, then the drop-in: a main config that imports a missing file stops
+        # containerd, so if the main config cannot be written the drop-in must still be there.
         if main_text is not None:
             new_main = _edit_main_imports(main_path, main_text, main_data, dropin_path, present=False)
             if new_main == _created_main_text(dropin_path, with_import=False):
                 new_main = None  # the file was created by this module: remove it again
             plan.add(main_path, main_text, new_main)
+        plan.add(dropin_path, dropin_text, None)
         summary["import_removed"] = plan.change(main_path) is not None
         return plan
 

@@ -96,6 +96,15 @@ options:
         before its restart handler ran. The module never restarts anything itself.
     type: str
     version_added: 0.1.0
+  record:
+    description:
+      - A file on the node where the module lists each change it makes (the file, its backup, whether it was
+        created) until the engine has been seen running it (M(homelab.gpu_node.container_engine_restart) clears the
+        list). A run interrupted between writing and restarting leaves the list there, so the next run's rollback
+        knows what to put back.
+      - Written before the first file changes. Not written in check mode, nor when nothing changes.
+    type: path
+    version_added: 0.1.0
   k3s_template_version:
     description:
       - For O(engine=k3s), the containerd config version k3s renders, when k3s has not written O(config_path) yet.
@@ -258,15 +267,26 @@ runtime_config:
     import_added: true
 """
 
-import glob
 import os
-import tempfile
 import time
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-from ansible.module_utils.common.text.converters import to_bytes, to_native
+from ansible.module_utils.common.text.converters import to_native
 
+from ansible_collections.homelab.gpu_node.plugins.module_utils._engine_rollback import (
+    ApplyError,
+    add_pending,
+    apply_changes,
+    dump_record,
+    load_record,
+)
 from ansible_collections.homelab.gpu_node.plugins.module_utils._errors import RuntimeConfigError
+from ansible_collections.homelab.gpu_node.plugins.module_utils._runtime_files import (
+    make_plan,
+    raise_instead_of_fail,
+    read_text,
+    write_text,
+)
 from ansible_collections.homelab.gpu_node.plugins.module_utils._service_state import (
     path_state,
     read_service,
@@ -281,14 +301,8 @@ from ansible_collections.homelab.gpu_node.plugins.module_utils._runtime_config i
     TOML_IMPORT_ERROR,
     TOML_PACKAGE,
     RuntimeOptions,
-    containerd_dropin_path,
-    containerd_import_order,
+    check_no_control_chars,
     engine_read_files,
-    k3s_paths,
-    plan_containerd,
-    plan_docker,
-    plan_k3s,
-    plan_microk8s,
 )
 
 
@@ -304,52 +318,8 @@ def argument_spec():
         backup=dict(type="bool", default=False),
         k3s_template_version=dict(type="int", choices=[2, 3]),
         service=dict(type="str"),
+        record=dict(type="path"),
     )
-
-
-def read_text(path):
-    """The file's text, or None when it does not exist."""
-    try:
-        with open(path, "rb") as handle:
-            data = handle.read()
-    except FileNotFoundError:
-        return None
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise RuntimeConfigError("%s is not UTF-8 text: %s" % (path, exc))
-
-
-def make_plan(engine, config_path, options, warn):
-    if engine == "containerd":
-        main_text = read_text(config_path)
-        dropin = containerd_dropin_path(config_path)
-        imported = []
-        for path in containerd_import_order(config_path, main_text, glob.glob):
-            text = read_text(path)
-            if text is None and path != dropin and "*" not in path:
-                warn("%s imports %s, which does not exist: containerd will not start" % (config_path, path))
-            imported.append((path, text))
-        return plan_containerd(config_path, main_text, read_text(dropin), options, imported)
-    if engine == "k3s":
-        texts = dict((path, read_text(path)) for path in k3s_paths(config_path))
-        return plan_k3s(config_path, texts, options)
-    if engine == "microk8s":
-        return plan_microk8s(config_path, read_text(config_path), options)
-    return plan_docker(config_path, read_text(config_path), options)
-
-
-def write_text(module, path, text):
-    directory = os.path.dirname(path)
-    if directory and not os.path.isdir(directory):
-        os.makedirs(directory, 0o755)
-    creating = not os.path.exists(path)
-    fd, tmp = tempfile.mkstemp(dir=module.tmpdir)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(to_bytes(text, errors="surrogate_or_strict"))
-    module.atomic_move(tmp, path)
-    if creating:
-        module.set_mode_if_different(path, "0644", False)
 
 
 def main():
@@ -365,6 +335,7 @@ def main():
             exception=TOML_IMPORT_ERROR)
 
     try:
+        check_no_control_chars("config_path", config_path)
         options = RuntimeOptions(
             runtime_name=params["runtime_name"],
             runtime_path=params["runtime_path"],
@@ -414,20 +385,45 @@ def main():
                     "the engine still runs the previous config" % (", ".join(stale), params["service"]))
 
     if plan.changed and not module.check_mode:
-        for change in plan.changes:
-            try:
-                if params["backup"] and change.before is not None:
-                    backup = module.backup_local(change.path)
-                    if backup:
-                        result["backup_files"].append(backup)
-                        result["backups"][change.path] = backup
-                if change.after is None:
-                    os.remove(change.path)
-                else:
-                    write_text(module, change.path, change.after)
-            except (OSError, IOError) as exc:
-                module.fail_json(msg="cannot write %s: %s" % (change.path, to_native(exc)), **result)
+        record_path = params["record"] if params["state"] == "present" else None
+        try:
+            done, backups = apply_changes(plan.changes, params["backup"], _FileOps(module),
+                                          before_writes=(lambda made: _write_record(module, record_path, engine,
+                                                                                    config_path, plan.changes, made))
+                                          if record_path else None)
+        except ApplyError as exc:
+            result["backups"] = exc.backups
+            result["backup_files"] = sorted(exc.backups.values())
+            result["files"] = [path for path, _action in exc.done]
+            result["created_files"] = [path for path, action in exc.done if action == "create"]
+            result["changed"] = bool(exc.done)
+            module.fail_json(msg=exc.message(), **result)
+        result["backups"] = backups
+        result["backup_files"] = [backups[change.path] for change in plan.changes if change.path in backups]
     module.exit_json(**result)
+
+
+class _FileOps(object):
+    """Disk access for apply_changes; every failure is an OSError."""
+
+    def __init__(self, module):
+        self.module = module
+
+    def backup(self, path):
+        with raise_instead_of_fail(self.module):
+            return self.module.backup_local(path)
+
+    def write(self, path, text):
+        write_text(self.module, path, text)
+
+    def remove(self, path):
+        os.remove(path)
+
+
+def _write_record(module, path, engine, config_path, changes, backups):
+    record = load_record(read_text(path) if os.path.exists(path) else None)
+    record = add_pending(record, engine, config_path, changes, backups)
+    write_text(module, path, dump_record(record))
 
 
 if __name__ == "__main__":

@@ -41,6 +41,15 @@ options:
     type: list
     elements: path
     default: []
+  expect_sha256:
+    description:
+      - Regular files to compare with a SHA-256 (hex) the caller expects, keyed by path; RV(paths) gets
+        C(content_matches) (true/false) for them and never their checksum. Meant for files holding a secret, a join
+        token for example, so that no derived form of the secret reaches the output; the option's values are hidden
+        (no_log).
+    type: dict
+    default: {}
+    version_added: 0.1.0
   read_max_bytes:
     description:
       - Largest file O(read) returns; a bigger one fails the module (it is not a small state file).
@@ -149,6 +158,7 @@ def argument_spec():
         paths=dict(type="list", elements="path", default=[]),
         read=dict(type="list", elements="path", default=[]),
         checksum=dict(type="list", elements="path", default=[]),
+        expect_sha256=dict(type="dict", default={}, no_log=True),
         read_max_bytes=dict(type="int", default=65536),
         service=dict(type="str"),
         watch=dict(type="list", elements="path"),
@@ -192,6 +202,21 @@ def main():
                 paths[path]["checksum"] = module.digest_from_file(path, "sha256")
             except (OSError, IOError) as exc:
                 module.fail_json(msg="cannot read %s: %s" % (path, to_native(exc)))
+    for path, expected in (params["expect_sha256"] or {}).items():
+        if not os.path.isabs(path):
+            module.fail_json(msg="expect_sha256 must be keyed by absolute paths; got %s" % path)
+        if path in params["checksum"]:
+            module.fail_json(msg="%s is in both checksum and expect_sha256; a file compared in secret must not have "
+                                 "its checksum returned" % path)
+        if path not in paths:
+            paths[path] = path_state(path)
+        matches = False
+        if paths[path].get("type") == "file":
+            try:
+                matches = module.digest_from_file(path, "sha256") == str(expected).lower()
+            except (OSError, IOError) as exc:
+                module.fail_json(msg="cannot read %s: %s" % (path, to_native(exc)))
+        paths[path]["content_matches"] = matches
     contents = {}
     for path in params["read"]:
         text = read_small(module, path, params["read_max_bytes"])

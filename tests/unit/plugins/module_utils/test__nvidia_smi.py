@@ -686,3 +686,21 @@ def test_unknown_failure_quotes_rc_and_output(rc, stdout, stderr, fragment):
     error = smi.classify_failure(rc, stdout, stderr)
     assert error.reason == "unknown"
     assert fragment in str(error)
+
+
+def test_one_byte_that_is_not_utf8_does_not_lose_the_facts(smi_capture):
+    """Issue 14 defect 6: AnsibleModule.run_command hands a non-UTF-8 byte over as a lone surrogate
+    (surrogateescape); XML parsing refused the whole output, so every fact was lost."""
+    import json
+
+    data = smi_capture("netdata/tesla-p100.xml").encode("utf-8")
+    bad = data.replace(b"Tesla P100-PCIE-16GB</product_name>", b"Tesla P100-PCIE-16GB\xff</product_name>", 1)
+    assert bad != data
+    text = bad.decode("utf-8", "surrogateescape")  # what run_command returns
+    facts = smi.parse_smi_xml(text)
+    assert facts["present"] is True
+    assert facts["gpus"][0]["name"] == "Tesla P100-PCIE-16GB\ufffd"
+    assert facts["gpus"][0]["uuid"] == "GPU-d3da8716-eaab-75db-efc1-60e88e1cd55e"
+    json.dumps(facts)  # and the facts can be returned by the module
+    csv_text = b"name, compute_cap\nTesla P100\xff, 6.0\n".decode("utf-8", "surrogateescape")
+    assert smi.parse_smi_csv(csv_text)[0]["compute_cap"] == "6.0"

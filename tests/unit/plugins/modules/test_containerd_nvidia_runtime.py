@@ -236,3 +236,85 @@ def test_engine_read_files_leave_out_the_config_k3s_generates():
     assert engine_read_files("containerd", "/etc/containerd/config.toml") == [
         "/etc/containerd/config.toml", "/etc/containerd/conf.d/99-nvidia.toml"]
     assert engine_read_files("docker", "/etc/docker/daemon.json") == ["/etc/docker/daemon.json"]
+
+
+@pytest.fixture(params=["raises", "fail_json"])
+def unwritable(monkeypatch, request):
+    """atomic_move fails for the paths in the returned set the way it does on a read-only bind mount (EBUSY on
+    the final rename): ansible-core 2.19 raises a plain Exception from the OSError, older cores call fail_json."""
+    from ansible.module_utils.basic import AnsibleModule
+
+    paths = set()
+    real = AnsibleModule.atomic_move
+
+    def atomic_move(self, src, dest, *args, **kwargs):
+        if dest in paths:
+            os.remove(src)
+            msg = "Unable to make %s into to %s, failed final rename" % (src, dest)
+            if request.param == "fail_json":
+                self.fail_json(msg=msg + ": [Errno 16] Device or resource busy")
+            raise Exception(msg) from OSError(16, "Device or resource busy")
+        return real(self, src, dest, *args, **kwargs)
+
+    monkeypatch.setattr(AnsibleModule, "atomic_move", atomic_move)
+    return paths
+
+
+def test_absent_removes_the_import_before_the_dropin_and_stops_when_it_cannot(etc, unwritable):
+    """Issue 14 defect 3: a main config that cannot be written must not lose the drop-in it imports."""
+    run({"engine": "containerd", "config_path": str(etc)})
+    dropin = etc.parent / "conf.d" / "99-nvidia.toml"
+    before = tree(etc.parent)
+    unwritable.add(str(etc))
+    result = run({"engine": "containerd", "config_path": str(etc), "state": "absent", "backup": True},
+                 expect=FailJson)
+    assert dropin.exists()
+    assert tree(etc.parent) == dict(before, **{k: v for k, v in tree(etc.parent).items() if k.endswith("~")})
+    assert result["changed"] is False and result["files"] == []
+    assert str(etc) in result["msg"] and "nothing was changed" in result["msg"]
+    assert "Device or resource busy" in result["msg"]
+    # the same call works once the file can be written, and takes the import away first
+    unwritable.clear()
+    done = run({"engine": "containerd", "config_path": str(etc), "state": "absent"})
+    assert [c["path"] for c in done["runtime_config"]["changes"]] == [str(etc), str(dropin)]
+    assert not dropin.exists()
+
+
+def test_a_failed_write_names_the_files_already_changed(etc, unwritable):
+    """state=present writes the drop-in, then the import; if the import fails, say the drop-in was written."""
+    dropin = etc.parent / "conf.d" / "99-nvidia.toml"
+    unwritable.add(str(etc))
+    result = run({"engine": "containerd", "config_path": str(etc), "backup": True}, expect=FailJson)
+    assert result["changed"] is True
+    assert result["files"] == [str(dropin)] and result["created_files"] == [str(dropin)]
+    assert "already changed: %s (create)" % dropin in result["msg"]
+    assert list(result["backups"]) == [str(etc)]  # made before the first write
+    assert "backups: %s -> " % etc in result["msg"]
+
+
+def test_record_lists_each_change_until_cleared(etc, tmp_path):
+    record = tmp_path / "state" / "gpu_runtime.json"
+    original = etc.read_text()
+    run({"engine": "containerd", "config_path": str(etc), "record": str(record), "backup": True})
+    data = json.loads(record.read_text())
+    dropin = str(etc.parent / "conf.d" / "99-nvidia.toml")
+    entries = {entry["path"]: entry for entry in data["pending"]}
+    assert entries[dropin] == {"path": dropin, "created": True, "backup": None}
+    with open(entries[str(etc)]["backup"]) as handle:
+        assert handle.read() == original
+    # a second change keeps the first (older) backup of the main config
+    run({"engine": "containerd", "config_path": str(etc), "record": str(record), "backup": True, "cdi": True})
+    again = {entry["path"]: entry for entry in json.loads(record.read_text())["pending"]}
+    assert again == entries
+
+
+@pytest.mark.parametrize("option,value", [("runtime_name", "nvi\ndia"), ("runtime_path", "/usr/bin/nvidia\x00x"),
+                                          ("runtime_path", "/usr/bin/nv\tidia"), ("config_path", "/etc/containerd/c\n.toml")])
+def test_control_characters_are_refused_with_a_clear_message(etc, option, value):
+    """Issue 14 defect 6: before, a newline in runtime_name ended in an uncaught TOML error."""
+    args = {"engine": "containerd", "config_path": str(etc)}
+    args[option] = value
+    before = tree(etc.parent)
+    result = run(args, expect=FailJson)
+    assert result["msg"].startswith("%s must not contain control characters" % option)
+    assert tree(etc.parent) == before

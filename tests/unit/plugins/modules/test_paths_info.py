@@ -114,3 +114,23 @@ def test_checksums_of_regular_files_only(tmp_path):
     assert "checksum" not in result["paths"][str(link)] and result["paths"][str(link)]["type"] == "link"
     assert result["paths"][str(tmp_path / "missing")] == {"exists": False}
     assert "checksum" not in result["paths"][str(tmp_path)]
+
+
+def test_expect_sha256_compares_a_secret_file_without_returning_its_checksum(tmp_path):
+    """Issue 14 defect 6: the k3s token file is compared on the node; no hash of it comes back."""
+    import hashlib
+    import json
+
+    token = tmp_path / "agent-token"
+    token.write_text("K10secret::server:abc")
+    digest = hashlib.sha256(b"K10secret::server:abc").hexdigest()
+    result = run({"paths": [str(tmp_path)], "expect_sha256": {str(token): digest}})
+    assert result["paths"][str(token)]["content_matches"] is True
+    assert "checksum" not in result["paths"][str(token)]
+    assert digest not in json.dumps(result)
+    wrong = run({"expect_sha256": {str(token): "0" * 64, str(tmp_path / "missing"): digest}})
+    assert wrong["paths"][str(token)]["content_matches"] is False
+    assert wrong["paths"][str(tmp_path / "missing")]["content_matches"] is False
+    both = run({"checksum": [str(token)], "expect_sha256": {str(token): digest}}, expect=FailJson)
+    assert "must not have its checksum returned" in both["msg"]
+    assert module.argument_spec()["expect_sha256"]["no_log"] is True
