@@ -464,6 +464,8 @@ def lab(args) -> int:
         if role[node] == "cluster":
             check_rendered(job, cfg, answers[template], inventory)
     log("all job templates ran in the execution environment as AWX runs them")
+    if not args.keep:
+        sh([str(ROOT / "scripts" / "lab.sh"), "down", *[LAB_PREFIX + h for h in gpu_nodes]])
     return 0
 
 
@@ -572,6 +574,7 @@ def main(argv=None) -> int:
     sub.add_parser("show").set_defaults(func=show)
     p = sub.add_parser("lab")
     p.add_argument("--image", help="execution environment image (default: scripts/ee.py lab-build)")
+    p.add_argument("--keep", action="store_true", help="leave the lab nodes running after success")
     p.set_defaults(func=lab)
     args = parser.parse_args(argv)
     return args.func(args)
