@@ -417,12 +417,12 @@ def lab(args) -> int:
     check_mode_run(source, standins, work)
 
     # The project copy and the inventory import, once (AWX: project and inventory updates).
-    seed = work / "inventory-update"
-    if seed.exists():
-        shutil.rmtree(seed)
-    copy_project(seed / "project")
-    sh(["chown", "-R", "1000:0", str(seed)])
-    inventory = import_inventory(image, seed, source)
+    update = work / "inventory-update"
+    if update.exists():
+        shutil.rmtree(update)
+    copy_project(update / "project")
+    sh(["chown", "-R", "1000:0", str(update)])
+    inventory = import_inventory(image, update, source)
 
     graph = cfg.workflow_graph()
     role = {n: stage_of(cfg, v["template"]) for n, v in graph.items()}
