@@ -1,8 +1,7 @@
-#!/usr/bin/env python3
 """Run the AWX job templates of playbooks/awx_configure.yml the way AWX runs them.
 
-    scripts/awx_jobs.py show        print what AWX would be told (templates, surveys, workflow)
-    scripts/awx_jobs.py lab         run the workflow's job templates with ansible-runner in
+    .venv/bin/python scripts/awx_jobs.py show        print what AWX would be told (templates, surveys, workflow)
+    .venv/bin/python scripts/awx_jobs.py lab         run the workflow's job templates with ansible-runner in
                                     the lab execution environment against lab nodes
 
 Everything about a job comes from playbooks/awx_configure.yml itself (loaded as
@@ -216,9 +215,8 @@ def log(msg: str) -> None:
     print(f"awx-jobs: {msg}", file=sys.stderr, flush=True)
 
 
-def sh(cmd, **kw) -> subprocess.CompletedProcess:
-    kw.setdefault("check", True)
-    return subprocess.run(cmd, **kw)
+def sh(cmd, check=True, **kw) -> subprocess.CompletedProcess:
+    return subprocess.run(cmd, check=check, **kw)
 
 
 def example_value(inventory: str, host: str, expr: str) -> object:
@@ -533,7 +531,7 @@ def check_rendered(job: Job, cfg: AwxConfig, answers: dict, inventory: dict) -> 
                 fail(f"survey answer {var}={value}: ConfigMap key {key!r} has replicas {replicas} ({found[0]})")
             checked += 1
     if checked != sum(1 for q in survey if q.startswith("gpu_cluster_replicas_")):
-        fail(f"not every replicas survey answer is read by the inventory's gpu_cluster_device_plugin_configs")
+        fail("not every replicas survey answer is read by the inventory's gpu_cluster_device_plugin_configs")
     log(f"cluster job rendered {found[0].parent}; survey replicas {survey} are in its ConfigMap")
 
 
@@ -551,8 +549,8 @@ def check_mode_run(source: str, standins: dict, work: Path) -> None:
     if proc.returncode != 0:
         tail = "\n".join(proc.stdout.splitlines()[-40:])
         fail(f"site.yml --check failed (rc {proc.returncode}); {work}/site-check.log:\n{tail}")
-    log("site.yml --check passed: " + " ".join(w for w in proc.stdout.split("PLAY RECAP")[-1].split()
-                                             if not w.startswith("*")))
+    words = proc.stdout.split("PLAY RECAP")[-1].split()
+    log("site.yml --check passed: " + " ".join(w for w in words if not w.startswith("*")))
 
 
 def show(_args) -> int:

@@ -1,9 +1,8 @@
-#!/usr/bin/env python3
 """The AWX execution environment (EE) of homelab.gpu_node, built for real.
 
-    scripts/ee.py collection   build ee/dist/homelab-gpu_node-<version>.tar.gz
-    scripts/ee.py lab-build    build (or reuse) the lab EE image; prints its name
-    scripts/ee.py lab-image    print the lab EE image name of the current inputs
+    .venv/bin/python scripts/ee.py collection   build ee/dist/homelab-gpu_node-<version>.tar.gz
+    .venv/bin/python scripts/ee.py lab-build    build (or reuse) the lab EE image; prints its name
+    .venv/bin/python scripts/ee.py lab-image    print the lab EE image name of the current inputs
 
 `execution-environment.yml` is the definition users build (a Fedora base image,
 collections from Galaxy). This lab cannot reach Galaxy or a container registry,
@@ -235,7 +234,7 @@ def download_wheels(requirements: list[str], wheels: Path) -> None:
 
 
 def image_exists(name: str) -> bool:
-    return subprocess.run(["podman", "image", "exists", name]).returncode == 0
+    return subprocess.run(["podman", "image", "exists", name], check=False).returncode == 0
 
 
 def lab_image_name() -> str:
@@ -318,10 +317,10 @@ def lab_build(args) -> str:
     run(["podman", "tag", image, f"{EE_IMAGE_REPO}:latest"])
     # Keep only this image of the repo (and :latest).
     old = subprocess.run(["podman", "images", "--format", "{{.Repository}}:{{.Tag}}", EE_IMAGE_REPO],
-                         capture_output=True, text=True).stdout.split()
+                         capture_output=True, text=True, check=True).stdout.split()
     for name in old:
         if name not in (image, f"{EE_IMAGE_REPO}:latest"):
-            subprocess.run(["podman", "rmi", name], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            subprocess.run(["podman", "rmi", name], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
     return image
 
 

@@ -67,7 +67,7 @@ def test_survey_defaults_are_the_role_defaults(cfg):
     for name, jt in cfg.job_templates.items():
         for q in (jt.get("survey_spec") or {}).get("spec", []):
             if q["variable"] in options and q.get("default") not in (None, ""):
-                role, _ = options[q["variable"]]
+                role = options[q["variable"]][0]
                 assert str(q["default"]) == str(role_default(role, q["variable"])), (name, q["variable"])
 
 
@@ -134,15 +134,15 @@ def test_docs_awx_says_how(cfg):
 def test_execution_environment_pins_match_requirements():
     pins = {}
     for line in ee.requirement_lines(ROOT / "requirements.txt"):
-        name, _, version = line.partition("==")
+        name, version = line.split("==", 1)
         pins[name.lower()] = version
     user = yaml.safe_load((ROOT / "execution-environment.yml").read_text())
     deps = user["dependencies"]
     for line in ee.requirement_lines(ROOT / deps["python"]):
-        name, _, version = line.partition("==")
+        name, version = line.split("==", 1)
         assert pins.get(name.lower()) == version, f"ee {line} != requirements.txt {pins.get(name.lower())}"
     for key in ("ansible_core", "ansible_runner"):
-        name, _, version = deps[key]["package_pip"].partition("==")
+        name, version = deps[key]["package_pip"].split("==", 1)
         assert pins.get(name.lower()) == version, f"{key} {version} != requirements.txt"
     assert "|| true" not in (ROOT / "execution-environment.yml").read_text()
 

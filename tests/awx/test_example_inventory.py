@@ -125,14 +125,12 @@ def example_variables():
 
 def test_every_variable_the_example_sets_is_read():
     pairs = example_variables()
-    variables = {name for name, _ in pairs}
+    variables = {pair[0] for pair in pairs}
     own = ansible_own_variables()
     extras = ansible_extras_prefixes()
-    sources = "\n".join(p.read_text() for pattern in ("roles/*/tasks/*.yml", "roles/*/templates/*",
-                                                       "roles/*/defaults/main.yml", "roles/*/vars/main.yml",
-                                                       "roles/*/meta/argument_specs.yml", "playbooks/*.yml",
-                                                       "plugins/**/*.py")
-                        for p in ROOT.glob(pattern) if p.is_file())
+    patterns = ("roles/*/tasks/*.yml", "roles/*/templates/*", "roles/*/defaults/main.yml", "roles/*/vars/main.yml",
+                "roles/*/meta/argument_specs.yml", "playbooks/*.yml", "plugins/**/*.py")
+    sources = "\n".join(p.read_text() for pattern in patterns for p in ROOT.glob(pattern) if p.is_file())
     read = {n for n in variables
             if n in own or n.startswith(tuple(extras)) or re.search(r"\b" + re.escape(n) + r"\b", sources)}
     # a variable used only inside another of the example's variables is read when that one is
