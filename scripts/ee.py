@@ -321,7 +321,20 @@ def lab_build(args) -> str:
     for name in old:
         if name not in (image, f"{EE_IMAGE_REPO}:latest"):
             subprocess.run(["podman", "rmi", name], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+    remove_build_stages()
     return image
+
+
+def remove_build_stages() -> None:
+    """Drop the untagged stage images this build left (they carry the lab build's PIP_FIND_LINKS)."""
+    dangling = subprocess.run(["podman", "images", "-f", "dangling=true", "-q"], capture_output=True, text=True,
+                              check=True).stdout.split()
+    for image_id in dangling:
+        env = subprocess.run(["podman", "image", "inspect", image_id, "--format", "{{json .Config.Env}}"],
+                             capture_output=True, text=True, check=False).stdout
+        if "PIP_FIND_LINKS=/wheels" in env:
+            subprocess.run(["podman", "rmi", image_id], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                           check=False)
 
 
 def main(argv=None) -> int:
