@@ -10,6 +10,7 @@ from ansible.errors import AnsibleFilterError
 
 from ansible_collections.homelab.gpu_node.plugins.plugin_utils._windows_host_input import windows_host_problems as _problems
 
+
 def windows_host_problems(settings):
     """Every problem with the windows_host settings dict."""
     if not isinstance(settings, dict):

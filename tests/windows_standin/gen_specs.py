@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # Copyright (c) 2026, homelab.gpu_node contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
@@ -17,8 +16,8 @@ from __future__ import annotations
 
 import ast
 import glob
+import json
 import os
-import pprint
 import sys
 
 import yaml
@@ -107,8 +106,6 @@ def build():
     versions = {}
     for name in ("ansible/windows", "community/windows"):
         for manifest in glob.glob(os.path.join(root, name, "MANIFEST.json")):
-            import json
-
             with open(manifest, encoding="utf-8") as handle:
                 versions[name.replace("/", ".")] = json.load(handle)["collection_info"]["version"]
     text = (
@@ -118,7 +115,9 @@ def build():
         "# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)\n"
         "# SPDX-License-Identifier: GPL-3.0-or-later\n"
         "from __future__ import annotations\n\n"
-        "SPECS = %s\n" % (", ".join("%s %s" % kv for kv in sorted(versions.items())), pprint.pformat(specs, width=110))
+        "import json\n\n"
+        "SPECS = json.loads(r\"\"\"\n%s\n\"\"\")\n"
+        % (", ".join("%s %s" % kv for kv in sorted(versions.items())), json.dumps(specs, indent=1, sort_keys=True))
     )
     return text
 

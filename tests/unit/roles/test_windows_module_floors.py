@@ -76,7 +76,7 @@ def floors():
 
 
 def _version(value):
-    return LooseVersion(str(value).split(":")[-1])
+    return LooseVersion(str(value).rsplit(":", maxsplit=1)[-1])
 
 
 def test_the_roles_use_windows_modules():

@@ -5,228 +5,653 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 from __future__ import annotations
 
-SPECS = {'ansible.windows.slurp': {'options': {'src': {'aliases': ['path'], 'required': True, 'type': 'str'}},
-                           'version_added': ''},
- 'ansible.windows.win_command': {'options': {'_raw_params': {'type': 'str'},
-                                             'argv': {'elements': 'str',
-                                                      'type': 'list',
-                                                      'version_added': '1.11.0'},
-                                             'chdir': {'type': 'str'},
-                                             'cmd': {'type': 'str', 'version_added': '1.11.0'},
-                                             'creates': {'type': 'str'},
-                                             'output_encoding_override': {'type': 'str'},
-                                             'removes': {'type': 'str'},
-                                             'stdin': {'type': 'str'}},
-                                 'version_added': ''},
- 'ansible.windows.win_get_url': {'options': {'checksum': {'type': 'str'},
-                                             'checksum_algorithm': {'choices': ['md5',
-                                                                                'sha1',
-                                                                                'sha256',
-                                                                                'sha384',
-                                                                                'sha512'],
-                                                                    'default': 'sha1',
-                                                                    'type': 'str'},
-                                             'checksum_url': {'type': 'str'},
-                                             'client_cert': {'type': 'str'},
-                                             'client_cert_password': {'type': 'str'},
-                                             'dest': {'required': True, 'type': 'str'},
-                                             'follow_redirects': {'choices': ['all', 'none', 'safe'],
-                                                                  'default': 'safe',
-                                                                  'type': 'str'},
-                                             'force': {'default': True, 'type': 'bool'},
-                                             'force_basic_auth': {'default': False, 'type': 'bool'},
-                                             'headers': {'type': 'dict'},
-                                             'http_agent': {'default': 'ansible-httpget', 'type': 'str'},
-                                             'maximum_redirection': {'default': 50, 'type': 'int'},
-                                             'proxy_password': {'type': 'str'},
-                                             'proxy_url': {'type': 'str'},
-                                             'proxy_use_default_credential': {'default': False,
-                                                                              'type': 'bool'},
-                                             'proxy_username': {'type': 'str'},
-                                             'url': {'required': True, 'type': 'str'},
-                                             'url_method': {'aliases': ['method'], 'type': 'str'},
-                                             'url_password': {'type': 'str'},
-                                             'url_timeout': {'aliases': ['timeout'], 'type': 'str'},
-                                             'url_username': {'type': 'str'},
-                                             'use_default_credential': {'default': False, 'type': 'bool'},
-                                             'use_proxy': {'default': True, 'type': 'bool'},
-                                             'validate_certs': {'default': True, 'type': 'bool'}},
-                                 'version_added': ''},
- 'ansible.windows.win_optional_feature': {'options': {'include_parent': {'default': False, 'type': 'bool'},
-                                                      'name': {'elements': 'str',
-                                                               'required': True,
-                                                               'type': 'list'},
-                                                      'source': {'type': 'str'},
-                                                      'state': {'choices': ['absent', 'present'],
-                                                                'default': 'present',
-                                                                'type': 'str'}},
-                                          'version_added': ''},
- 'ansible.windows.win_powershell': {'options': {'arguments': {'elements': 'str', 'type': 'list'},
-                                                'chdir': {'type': 'str'},
-                                                'creates': {'type': 'str'},
-                                                'depth': {'default': 2, 'type': 'int'},
-                                                'error_action': {'choices': ['silently_continue',
-                                                                             'continue',
-                                                                             'stop'],
-                                                                 'default': 'continue',
-                                                                 'type': 'str'},
-                                                'executable': {'type': 'str'},
-                                                'parameters': {'type': 'dict'},
-                                                'path': {'type': 'str', 'version_added': '3.1.0'},
-                                                'remote_src': {'default': False,
-                                                               'type': 'bool',
-                                                               'version_added': '3.1.0'},
-                                                'removes': {'type': 'str'},
-                                                'script': {'type': 'str'},
-                                                'sensitive_parameters': {'elements': 'dict',
-                                                                         'options': {'name': {'required': True,
-                                                                                              'type': 'str'},
-                                                                                     'password': {'type': 'str'},
-                                                                                     'username': {'type': 'str'},
-                                                                                     'value': {'type': 'str'}},
-                                                                         'type': 'list'}},
-                                    'version_added': '1.5.0'},
- 'ansible.windows.win_reboot': {'options': {'boot_time_command': {'default': '(Get-CimInstance -ClassName '
-                                                                             'Win32_OperatingSystem '
-                                                                             '-Property '
-                                                                             'LastBootUpTime).LastBootUpTime.ToFileTime()',
-                                                                  'type': 'str'},
-                                            'connect_timeout': {'aliases': ['connect_timeout_sec'],
-                                                                'default': 5,
-                                                                'type': 'float'},
-                                            'msg': {'default': 'Reboot initiated by Ansible', 'type': 'str'},
-                                            'post_reboot_delay': {'aliases': ['post_reboot_delay_sec'],
-                                                                  'default': 0,
-                                                                  'type': 'float'},
-                                            'pre_reboot_delay': {'aliases': ['pre_reboot_delay_sec'],
-                                                                 'default': 2,
-                                                                 'type': 'float'},
-                                            'reboot_timeout': {'aliases': ['reboot_timeout_sec'],
-                                                               'default': 600,
-                                                               'type': 'float'},
-                                            'test_command': {'type': 'str'}},
-                                'version_added': ''},
- 'ansible.windows.win_shell': {'options': {'chdir': {'type': 'str'},
-                                           'creates': {'type': 'str'},
-                                           'executable': {'type': 'str'},
-                                           'free_form': {'required': True, 'type': 'str'},
-                                           'no_profile': {'default': False, 'type': 'bool'},
-                                           'output_encoding_override': {'type': 'str'},
-                                           'removes': {'type': 'str'},
-                                           'stdin': {'type': 'str'}},
-                               'version_added': ''},
- 'community.windows.win_firewall_rule': {'options': {'action': {'choices': ['allow', 'block'], 'type': 'str'},
-                                                     'description': {'type': 'str'},
-                                                     'direction': {'choices': ['in', 'out'], 'type': 'str'},
-                                                     'enabled': {'aliases': ['enable'], 'type': 'bool'},
-                                                     'group': {'type': 'str'},
-                                                     'icmp_type_code': {'elements': 'str', 'type': 'list'},
-                                                     'localip': {'type': 'str'},
-                                                     'localport': {'type': 'str'},
-                                                     'name': {'type': 'str'},
-                                                     'profiles': {'aliases': ['profile'],
-                                                                  'elements': 'str',
-                                                                  'type': 'list'},
-                                                     'program': {'type': 'str'},
-                                                     'protocol': {'type': 'str'},
-                                                     'remoteip': {'type': 'str'},
-                                                     'remoteport': {'type': 'str'},
-                                                     'service': {'type': 'str'},
-                                                     'state': {'choices': ['absent', 'present'],
-                                                               'default': 'present',
-                                                               'type': 'str'}},
-                                         'version_added': ''},
- 'community.windows.win_scheduled_task': {'options': {'actions': {'elements': 'dict',
-                                                                  'options': {'arguments': {'type': 'str'},
-                                                                              'path': {'required': True,
-                                                                                       'type': 'str'},
-                                                                              'working_directory': {'type': 'str'}},
-                                                                  'type': 'list'},
-                                                      'allow_demand_start': {'type': 'bool'},
-                                                      'allow_hard_terminate': {'type': 'bool'},
-                                                      'author': {'type': 'str'},
-                                                      'compatibility': {'choices': [0, 1, 2, 3, 4],
-                                                                        'type': 'int'},
-                                                      'date': {'type': 'str'},
-                                                      'delete_expired_task_after': {'type': 'str'},
-                                                      'description': {'type': 'str'},
-                                                      'disallow_start_if_on_batteries': {'type': 'bool'},
-                                                      'display_name': {'type': 'str'},
-                                                      'enabled': {'type': 'bool'},
-                                                      'execution_time_limit': {'type': 'str'},
-                                                      'group': {'type': 'str'},
-                                                      'hidden': {'type': 'bool'},
-                                                      'logon_type': {'choices': ['none',
-                                                                                 'password',
-                                                                                 's4u',
-                                                                                 'interactive_token',
-                                                                                 'group',
-                                                                                 'service_account',
-                                                                                 'token_or_password'],
-                                                                     'type': 'str'},
-                                                      'multiple_instances': {'choices': [0, 1, 2, 3],
-                                                                             'type': 'int'},
-                                                      'name': {'required': True, 'type': 'str'},
-                                                      'password': {'type': 'str'},
-                                                      'path': {'default': '\\', 'type': 'str'},
-                                                      'priority': {'type': 'int'},
-                                                      'restart_count': {'type': 'int'},
-                                                      'restart_interval': {'type': 'str'},
-                                                      'run_level': {'aliases': ['runlevel'],
-                                                                    'choices': ['limited', 'highest'],
-                                                                    'type': 'str'},
-                                                      'run_only_if_idle': {'type': 'bool'},
-                                                      'run_only_if_network_available': {'type': 'bool'},
-                                                      'source': {'type': 'str'},
-                                                      'start_when_available': {'type': 'bool'},
-                                                      'state': {'choices': ['absent', 'present'],
-                                                                'default': 'present',
-                                                                'type': 'str'},
-                                                      'stop_if_going_on_batteries': {'type': 'bool'},
-                                                      'triggers': {'elements': 'dict',
-                                                                   'options': {'days_of_month': {'type': 'str'},
-                                                                               'days_of_week': {'type': 'str'},
-                                                                               'delay': {'type': 'str'},
-                                                                               'enabled': {'type': 'bool'},
-                                                                               'end_boundary': {'type': 'str'},
-                                                                               'execution_time_limit': {'type': 'str'},
-                                                                               'months_of_year': {'type': 'str'},
-                                                                               'random_delay': {'type': 'str'},
-                                                                               'repetition': {'options': {'duration': {'type': 'str'},
-                                                                                                          'interval': {'type': 'str'},
-                                                                                                          'stop_at_duration_end': {'type': 'bool'}},
-                                                                                              'type': 'str'},
-                                                                               'run_on_last_day_of_month': {'type': 'bool'},
-                                                                               'run_on_last_week_of_month': {'type': 'bool'},
-                                                                               'start_boundary': {'type': 'str'},
-                                                                               'state_change': {'choices': ['console_connect',
-                                                                                                            'console_disconnect',
-                                                                                                            'remote_connect',
-                                                                                                            'remote_disconnect',
-                                                                                                            'session_lock',
-                                                                                                            'session_unlock'],
-                                                                                                'type': 'str',
-                                                                                                'version_added': '1.6.0'},
-                                                                               'subscription': {'type': 'str'},
-                                                                               'type': {'choices': ['boot',
-                                                                                                    'daily',
-                                                                                                    'event',
-                                                                                                    'idle',
-                                                                                                    'logon',
-                                                                                                    'monthlydow',
-                                                                                                    'monthly',
-                                                                                                    'registration',
-                                                                                                    'time',
-                                                                                                    'weekly',
-                                                                                                    'session_state_change'],
-                                                                                        'required': True,
-                                                                                        'type': 'str'},
-                                                                               'user_id': {'type': 'str'},
-                                                                               'weeks_interval': {'type': 'int'},
-                                                                               'weeks_of_month': {'type': 'str'}},
-                                                                   'type': 'list'},
-                                                      'update_password': {'default': True, 'type': 'bool'},
-                                                      'username': {'aliases': ['user'], 'type': 'str'},
-                                                      'version': {'type': 'str'},
-                                                      'wake_to_run': {'type': 'bool'}},
-                                          'version_added': ''}}
+import json
+
+SPECS = json.loads(r"""
+{
+ "ansible.windows.slurp": {
+  "options": {
+   "src": {
+    "aliases": [
+     "path"
+    ],
+    "required": true,
+    "type": "str"
+   }
+  },
+  "version_added": ""
+ },
+ "ansible.windows.win_command": {
+  "options": {
+   "_raw_params": {
+    "type": "str"
+   },
+   "argv": {
+    "elements": "str",
+    "type": "list",
+    "version_added": "1.11.0"
+   },
+   "chdir": {
+    "type": "str"
+   },
+   "cmd": {
+    "type": "str",
+    "version_added": "1.11.0"
+   },
+   "creates": {
+    "type": "str"
+   },
+   "output_encoding_override": {
+    "type": "str"
+   },
+   "removes": {
+    "type": "str"
+   },
+   "stdin": {
+    "type": "str"
+   }
+  },
+  "version_added": ""
+ },
+ "ansible.windows.win_get_url": {
+  "options": {
+   "checksum": {
+    "type": "str"
+   },
+   "checksum_algorithm": {
+    "choices": [
+     "md5",
+     "sha1",
+     "sha256",
+     "sha384",
+     "sha512"
+    ],
+    "default": "sha1",
+    "type": "str"
+   },
+   "checksum_url": {
+    "type": "str"
+   },
+   "client_cert": {
+    "type": "str"
+   },
+   "client_cert_password": {
+    "type": "str"
+   },
+   "dest": {
+    "required": true,
+    "type": "str"
+   },
+   "follow_redirects": {
+    "choices": [
+     "all",
+     "none",
+     "safe"
+    ],
+    "default": "safe",
+    "type": "str"
+   },
+   "force": {
+    "default": true,
+    "type": "bool"
+   },
+   "force_basic_auth": {
+    "default": false,
+    "type": "bool"
+   },
+   "headers": {
+    "type": "dict"
+   },
+   "http_agent": {
+    "default": "ansible-httpget",
+    "type": "str"
+   },
+   "maximum_redirection": {
+    "default": 50,
+    "type": "int"
+   },
+   "proxy_password": {
+    "type": "str"
+   },
+   "proxy_url": {
+    "type": "str"
+   },
+   "proxy_use_default_credential": {
+    "default": false,
+    "type": "bool"
+   },
+   "proxy_username": {
+    "type": "str"
+   },
+   "url": {
+    "required": true,
+    "type": "str"
+   },
+   "url_method": {
+    "aliases": [
+     "method"
+    ],
+    "type": "str"
+   },
+   "url_password": {
+    "type": "str"
+   },
+   "url_timeout": {
+    "aliases": [
+     "timeout"
+    ],
+    "type": "str"
+   },
+   "url_username": {
+    "type": "str"
+   },
+   "use_default_credential": {
+    "default": false,
+    "type": "bool"
+   },
+   "use_proxy": {
+    "default": true,
+    "type": "bool"
+   },
+   "validate_certs": {
+    "default": true,
+    "type": "bool"
+   }
+  },
+  "version_added": ""
+ },
+ "ansible.windows.win_optional_feature": {
+  "options": {
+   "include_parent": {
+    "default": false,
+    "type": "bool"
+   },
+   "name": {
+    "elements": "str",
+    "required": true,
+    "type": "list"
+   },
+   "source": {
+    "type": "str"
+   },
+   "state": {
+    "choices": [
+     "absent",
+     "present"
+    ],
+    "default": "present",
+    "type": "str"
+   }
+  },
+  "version_added": ""
+ },
+ "ansible.windows.win_powershell": {
+  "options": {
+   "arguments": {
+    "elements": "str",
+    "type": "list"
+   },
+   "chdir": {
+    "type": "str"
+   },
+   "creates": {
+    "type": "str"
+   },
+   "depth": {
+    "default": 2,
+    "type": "int"
+   },
+   "error_action": {
+    "choices": [
+     "silently_continue",
+     "continue",
+     "stop"
+    ],
+    "default": "continue",
+    "type": "str"
+   },
+   "executable": {
+    "type": "str"
+   },
+   "parameters": {
+    "type": "dict"
+   },
+   "path": {
+    "type": "str",
+    "version_added": "3.1.0"
+   },
+   "remote_src": {
+    "default": false,
+    "type": "bool",
+    "version_added": "3.1.0"
+   },
+   "removes": {
+    "type": "str"
+   },
+   "script": {
+    "type": "str"
+   },
+   "sensitive_parameters": {
+    "elements": "dict",
+    "options": {
+     "name": {
+      "required": true,
+      "type": "str"
+     },
+     "password": {
+      "type": "str"
+     },
+     "username": {
+      "type": "str"
+     },
+     "value": {
+      "type": "str"
+     }
+    },
+    "type": "list"
+   }
+  },
+  "version_added": "1.5.0"
+ },
+ "ansible.windows.win_reboot": {
+  "options": {
+   "boot_time_command": {
+    "default": "(Get-CimInstance -ClassName Win32_OperatingSystem -Property LastBootUpTime).LastBootUpTime.ToFileTime()",
+    "type": "str"
+   },
+   "connect_timeout": {
+    "aliases": [
+     "connect_timeout_sec"
+    ],
+    "default": 5,
+    "type": "float"
+   },
+   "msg": {
+    "default": "Reboot initiated by Ansible",
+    "type": "str"
+   },
+   "post_reboot_delay": {
+    "aliases": [
+     "post_reboot_delay_sec"
+    ],
+    "default": 0,
+    "type": "float"
+   },
+   "pre_reboot_delay": {
+    "aliases": [
+     "pre_reboot_delay_sec"
+    ],
+    "default": 2,
+    "type": "float"
+   },
+   "reboot_timeout": {
+    "aliases": [
+     "reboot_timeout_sec"
+    ],
+    "default": 600,
+    "type": "float"
+   },
+   "test_command": {
+    "type": "str"
+   }
+  },
+  "version_added": ""
+ },
+ "ansible.windows.win_shell": {
+  "options": {
+   "chdir": {
+    "type": "str"
+   },
+   "creates": {
+    "type": "str"
+   },
+   "executable": {
+    "type": "str"
+   },
+   "free_form": {
+    "required": true,
+    "type": "str"
+   },
+   "no_profile": {
+    "default": false,
+    "type": "bool"
+   },
+   "output_encoding_override": {
+    "type": "str"
+   },
+   "removes": {
+    "type": "str"
+   },
+   "stdin": {
+    "type": "str"
+   }
+  },
+  "version_added": ""
+ },
+ "community.windows.win_firewall_rule": {
+  "options": {
+   "action": {
+    "choices": [
+     "allow",
+     "block"
+    ],
+    "type": "str"
+   },
+   "description": {
+    "type": "str"
+   },
+   "direction": {
+    "choices": [
+     "in",
+     "out"
+    ],
+    "type": "str"
+   },
+   "enabled": {
+    "aliases": [
+     "enable"
+    ],
+    "type": "bool"
+   },
+   "group": {
+    "type": "str"
+   },
+   "icmp_type_code": {
+    "elements": "str",
+    "type": "list"
+   },
+   "localip": {
+    "type": "str"
+   },
+   "localport": {
+    "type": "str"
+   },
+   "name": {
+    "type": "str"
+   },
+   "profiles": {
+    "aliases": [
+     "profile"
+    ],
+    "elements": "str",
+    "type": "list"
+   },
+   "program": {
+    "type": "str"
+   },
+   "protocol": {
+    "type": "str"
+   },
+   "remoteip": {
+    "type": "str"
+   },
+   "remoteport": {
+    "type": "str"
+   },
+   "service": {
+    "type": "str"
+   },
+   "state": {
+    "choices": [
+     "absent",
+     "present"
+    ],
+    "default": "present",
+    "type": "str"
+   }
+  },
+  "version_added": ""
+ },
+ "community.windows.win_scheduled_task": {
+  "options": {
+   "actions": {
+    "elements": "dict",
+    "options": {
+     "arguments": {
+      "type": "str"
+     },
+     "path": {
+      "required": true,
+      "type": "str"
+     },
+     "working_directory": {
+      "type": "str"
+     }
+    },
+    "type": "list"
+   },
+   "allow_demand_start": {
+    "type": "bool"
+   },
+   "allow_hard_terminate": {
+    "type": "bool"
+   },
+   "author": {
+    "type": "str"
+   },
+   "compatibility": {
+    "choices": [
+     0,
+     1,
+     2,
+     3,
+     4
+    ],
+    "type": "int"
+   },
+   "date": {
+    "type": "str"
+   },
+   "delete_expired_task_after": {
+    "type": "str"
+   },
+   "description": {
+    "type": "str"
+   },
+   "disallow_start_if_on_batteries": {
+    "type": "bool"
+   },
+   "display_name": {
+    "type": "str"
+   },
+   "enabled": {
+    "type": "bool"
+   },
+   "execution_time_limit": {
+    "type": "str"
+   },
+   "group": {
+    "type": "str"
+   },
+   "hidden": {
+    "type": "bool"
+   },
+   "logon_type": {
+    "choices": [
+     "none",
+     "password",
+     "s4u",
+     "interactive_token",
+     "group",
+     "service_account",
+     "token_or_password"
+    ],
+    "type": "str"
+   },
+   "multiple_instances": {
+    "choices": [
+     0,
+     1,
+     2,
+     3
+    ],
+    "type": "int"
+   },
+   "name": {
+    "required": true,
+    "type": "str"
+   },
+   "password": {
+    "type": "str"
+   },
+   "path": {
+    "default": "\\",
+    "type": "str"
+   },
+   "priority": {
+    "type": "int"
+   },
+   "restart_count": {
+    "type": "int"
+   },
+   "restart_interval": {
+    "type": "str"
+   },
+   "run_level": {
+    "aliases": [
+     "runlevel"
+    ],
+    "choices": [
+     "limited",
+     "highest"
+    ],
+    "type": "str"
+   },
+   "run_only_if_idle": {
+    "type": "bool"
+   },
+   "run_only_if_network_available": {
+    "type": "bool"
+   },
+   "source": {
+    "type": "str"
+   },
+   "start_when_available": {
+    "type": "bool"
+   },
+   "state": {
+    "choices": [
+     "absent",
+     "present"
+    ],
+    "default": "present",
+    "type": "str"
+   },
+   "stop_if_going_on_batteries": {
+    "type": "bool"
+   },
+   "triggers": {
+    "elements": "dict",
+    "options": {
+     "days_of_month": {
+      "type": "str"
+     },
+     "days_of_week": {
+      "type": "str"
+     },
+     "delay": {
+      "type": "str"
+     },
+     "enabled": {
+      "type": "bool"
+     },
+     "end_boundary": {
+      "type": "str"
+     },
+     "execution_time_limit": {
+      "type": "str"
+     },
+     "months_of_year": {
+      "type": "str"
+     },
+     "random_delay": {
+      "type": "str"
+     },
+     "repetition": {
+      "options": {
+       "duration": {
+        "type": "str"
+       },
+       "interval": {
+        "type": "str"
+       },
+       "stop_at_duration_end": {
+        "type": "bool"
+       }
+      },
+      "type": "str"
+     },
+     "run_on_last_day_of_month": {
+      "type": "bool"
+     },
+     "run_on_last_week_of_month": {
+      "type": "bool"
+     },
+     "start_boundary": {
+      "type": "str"
+     },
+     "state_change": {
+      "choices": [
+       "console_connect",
+       "console_disconnect",
+       "remote_connect",
+       "remote_disconnect",
+       "session_lock",
+       "session_unlock"
+      ],
+      "type": "str",
+      "version_added": "1.6.0"
+     },
+     "subscription": {
+      "type": "str"
+     },
+     "type": {
+      "choices": [
+       "boot",
+       "daily",
+       "event",
+       "idle",
+       "logon",
+       "monthlydow",
+       "monthly",
+       "registration",
+       "time",
+       "weekly",
+       "session_state_change"
+      ],
+      "required": true,
+      "type": "str"
+     },
+     "user_id": {
+      "type": "str"
+     },
+     "weeks_interval": {
+      "type": "int"
+     },
+     "weeks_of_month": {
+      "type": "str"
+     }
+    },
+    "type": "list"
+   },
+   "update_password": {
+    "default": true,
+    "type": "bool"
+   },
+   "username": {
+    "aliases": [
+     "user"
+    ],
+    "type": "str"
+   },
+   "version": {
+    "type": "str"
+   },
+   "wake_to_run": {
+    "type": "bool"
+   }
+  },
+  "version_added": ""
+ }
+}
+""")
