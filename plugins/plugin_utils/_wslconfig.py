@@ -19,6 +19,7 @@ are touched; a file that needs no change is returned exactly as it was read.
 
 from __future__ import annotations
 
+import difflib
 import re
 
 from ansible_collections.homelab.gpu_node.plugins.module_utils._errors import GpuNodeError
@@ -212,6 +213,47 @@ def validate_settings(wsl2=None, experimental=None, remove=None):
         raise WslConfigError("; ".join(problems))
 
 
+# --- lines --------------------------------------------------------------------
+
+_LINE_RE = re.compile(r"([^\r\n]*)(\r\n|\n|\r|$)")
+
+
+def split_lines(text):
+    """``[(body, line_end), ...]`` for ``text``; the last line's end may be ``""``."""
+    lines = []
+    for match in _LINE_RE.finditer(text):
+        if match.group(0) == "" and match.start() == len(text):
+            break
+        lines.append((match.group(1), match.group(2)))
+    return lines
+
+
+def restore_lines(original, normalized, merged, newline):
+    """The merged text with every line that did not change taken from ``original`` as it was.
+
+    ``original``: :func:`split_lines` of the file; ``normalized``: its bodies as parsed;
+    ``merged``: the parser's output (``\n`` line ends). A changed line keeps the
+    indentation and line end of the line it replaces; new lines get ``newline``.
+    """
+    new = [body for body, _end in split_lines(merged)]
+    out = []
+    matcher = difflib.SequenceMatcher(None, normalized, new, autojunk=False)
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if tag == "equal":
+            out.extend(original[i1:i2])
+        elif tag in ("replace", "insert"):
+            for offset, body in enumerate(new[j1:j2]):
+                if tag == "replace" and i1 + offset < i2:
+                    old_body, old_end = original[i1 + offset]
+                    indent = old_body[: len(old_body) - len(old_body.lstrip())]
+                    out.append((indent + body, old_end or newline))
+                else:
+                    out.append((body, newline))
+    # every line but the last needs an end (a file without a final newline may have grown)
+    fixed = [(body, end or newline) for body, end in out[:-1]] + out[-1:]
+    return "".join(body + end for body, end in fixed)
+
+
 # --- merge --------------------------------------------------------------------
 
 
@@ -286,7 +328,13 @@ def merge_wslconfig(text, wsl2=None, experimental=None, remove=None):
     validate_settings(wsl2, experimental, remove)
     text = text or ""
     newline = "\r\n" if "\r\n" in text else ("\n" if "\n" in text else "\r\n")
-    work = text.replace("\r\n", "\n")
+    original = split_lines(text)
+    # WSL skips leading white space on every line: an indented line is a key (or a
+    # section, or a comment) of its own, never the continuation of the line above it
+    # as configparser would read it. Parse the lines without it; untouched lines are
+    # written back from the original text (indentation and line end byte for byte).
+    normalized = [body.lstrip() for body, _end in original]
+    work = "".join(line + "\n" for line in normalized)
 
     updater = ConfigUpdater(strict=False, delimiters=("=",), space_around_delimiters=False)
     try:
@@ -346,9 +394,7 @@ def merge_wslconfig(text, wsl2=None, experimental=None, remove=None):
         )
 
     if changes:
-        new_text = str(updater)
-        if newline != "\n":
-            new_text = new_text.replace("\n", newline)
+        new_text = restore_lines(original, normalized, str(updater), newline)
     else:
         new_text = text
     return {

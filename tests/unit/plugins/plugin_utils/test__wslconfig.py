@@ -272,3 +272,50 @@ def test_missing_configupdater_gives_the_install_hint(monkeypatch):
     monkeypatch.setattr(wc, "HAS_CONFIGUPDATER", False)
     with pytest.raises(WslConfigError, match="pip install configupdater"):
         merge_wslconfig("", wsl2=dict(memory="8GB"))
+
+
+# --- indented keys and mixed line ends (issue 15) ---------------------------------
+
+
+def test_indented_key_is_a_key_and_survives_a_change_of_the_key_above():
+    # configparser reads "  processors=4" as a continuation of memory's value, so the
+    # old merge replaced "8GB\n  processors=4" and the key was lost; WSL reads it as a key.
+    text = "[wsl2]\nmemory=8GB\n  processors=4\n"
+    merged = merge_wslconfig(text, wsl2=dict(memory="16GB"))
+    assert merged["text"] == "[wsl2]\nmemory=16GB\n  processors=4\n"
+    assert merged["settings"]["processors"] == "4"
+    assert merged["changes"] == [{"section": "wsl2", "key": "memory", "before": "8GB", "after": "16GB"}]
+
+
+def test_indented_key_we_own_keeps_its_indentation():
+    merged = merge_wslconfig("[wsl2]\r\nmemory=8GB\r\n    processors=4\r\n", wsl2=dict(processors=8))
+    assert merged["text"] == "[wsl2]\r\nmemory=8GB\r\n    processors=8\r\n"
+
+
+def test_indented_key_is_no_change_when_its_value_is_already_right():
+    text = "[wsl2]\nmemory=8GB\n  processors=4\n"
+    merged = merge_wslconfig(text, wsl2=dict(processors=4, memory="8GB"))
+    assert merged["changed"] is False
+    assert merged["text"] is text
+
+
+def test_mixed_line_ends_keep_untouched_lines_byte_for_byte():
+    text = "# mine\r\n[wsl2]\nmemory=8GB\r\n  swap=0\n# keep swap off\r\nguiApplications=false"
+    merged = merge_wslconfig(text, wsl2=dict(memory="32GB", processors=8))
+    # memory keeps its own CRLF; the new key gets the file's CRLF; the rest is untouched,
+    # including the last line without a line end
+    assert merged["text"] == (
+        "# mine\r\n[wsl2]\nmemory=32GB\r\n  swap=0\n# keep swap off\r\nguiApplications=false\r\nprocessors=8\r\n"
+    )
+
+
+def test_mixed_line_ends_new_section_uses_the_dominant_line_end():
+    text = "[wsl2]\nswap=0\r\n"
+    merged = merge_wslconfig(text, experimental=dict(autoMemoryReclaim="gradual"))
+    assert merged["text"] == "[wsl2]\nswap=0\r\n\r\n[experimental]\r\nautoMemoryReclaim=gradual\r\n"
+
+
+def test_removed_key_takes_only_its_own_line():
+    text = "[experimental]\nhostAddressLoopback=true\r\n  sparseVhd=true\n"
+    merged = merge_wslconfig(text, remove=["experimental.hostAddressLoopback"])
+    assert merged["text"] == "[experimental]\n  sparseVhd=true\n"
