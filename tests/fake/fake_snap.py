@@ -14,7 +14,6 @@
 #       ClusterPolicy names, once the addon is enabled: a stand-in for the device plugin's kubelet report)
 #     | get pod N -n NS -o jsonpath={.status.phase} | logs N -n NS (nvidia-smi -L on the node) | delete pod
 # Configuration: /etc/fake-snap.json {"gpus": 1}.
-import hashlib
 import json
 import os
 import shutil
@@ -60,7 +59,7 @@ def snap(args, state):
             s = state["snaps"][name]
             sys.stdout.write("%s  v%s.9  7394  %s  canonical✓  classic\n" % (name, s["channel"].split("/")[0], s["channel"]))
         return 0
-    opts = [a for a in args[2:]]
+    opts = list(args[2:])
     channel = next((a.split("=", 1)[1] for a in opts if a.startswith("--channel=")), None)
     if args[:2] == ["install", "microk8s"]:
         if "--classic" not in opts or not channel:
