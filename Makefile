@@ -31,7 +31,7 @@ ALL_SCENARIOS := $(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/mole
 SKIPPED_SCENARIOS := $(notdir $(patsubst %/SKIP_IN_CI,%,$(wildcard molecule/*/SKIP_IN_CI)))
 SCENARIOS ?= $(filter-out $(SKIPPED_SCENARIOS),$(ALL_SCENARIOS))
 
-.PHONY: help venv collection lab-deps lab-image demo bench test unit integration lint sanity molecule lab-tests clean lab-down ee awx awx-jobs
+.PHONY: help venv collection lab-deps lab-image demo bench test unit integration lint sanity molecule lab-tests clean lab-down ee awx awx-jobs compose-cli
 
 help:
 	@sed -n '1,10p' Makefile
@@ -99,7 +99,7 @@ lab-tests: venv collection lab-image
 	@echo "== lab tests: interrupted site.yml runs converge (tests/lab, one podman node)"
 	$(PY) -m pytest tests/lab -v -p no:cacheprovider
 
-molecule: venv collection lab-image
+molecule: venv collection lab-image compose-cli
 	@echo "== molecule scenarios: $(SCENARIOS)"
 	@for s in $(filter-out $(SCENARIOS),$(SKIPPED_SCENARIOS)); do \
 	  echo "-- skipped molecule scenario $$s: $$(head -n1 molecule/$$s/SKIP_IN_CI)"; done
@@ -108,6 +108,11 @@ molecule: venv collection lab-image
 	  t=$$(date +%s); molecule test -s $$s; \
 	  echo "-- $$s passed in $$(( $$(date +%s) - t ))s"; \
 	done
+
+# Compose v2 CLI (Debian trixie's docker-compose 2.x, pinned low so nothing else moves
+# to trixie): molecule/gpu_compose_docker_standin validates compose files with it.
+compose-cli:
+	scripts/apt_trixie.sh docker-compose
 
 clean: lab-down
 	rm -rf .cache tests/output

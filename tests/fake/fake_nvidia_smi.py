@@ -12,6 +12,7 @@
 # Without a CSV capture, a --query-gpu asking for compute_cap fails the way
 # drivers before 510 do (exit 2, 'Field "compute_cap" is not a valid field to
 # query.'), because we have no real data to answer with.
+# -L / --list-gpus prints "GPU <i>: <product_name> (UUID: <uuid>)" from the XML.
 # Failure modes print nvidia-smi's real messages with its real exit codes:
 #   no-driver: exit 9, mismatch: exit 18.
 import csv
@@ -101,6 +102,20 @@ def query_gpu(conf, fields, fmt):
     return 0
 
 
+def list_gpus(conf):
+    """nvidia-smi -L, derived from the XML capture: 'GPU 0: <name> (UUID: <uuid>)'."""
+    import xml.etree.ElementTree as ET
+    with open(conf["xml"]) as f:
+        text = f.read()
+    text = re.sub(r"<!DOCTYPE[^\[>]*(\[.*?\])?\s*>", "", text, flags=re.S)
+    root = ET.fromstring(text.strip())
+    for index, gpu in enumerate(root.findall("gpu")):
+        name = (gpu.findtext("product_name") or "").strip()
+        uuid = (gpu.findtext("uuid") or "").strip()
+        sys.stdout.write("GPU %d: %s (UUID: %s)\n" % (index, name, uuid))
+    return 0
+
+
 def main(argv):
     conf = load_conf()
     record(conf, argv)
@@ -116,6 +131,8 @@ def main(argv):
         with open(conf["xml"]) as f:
             sys.stdout.write(f.read())
         return 0
+    if args in (["-L"], ["--list-gpus"]):
+        return list_gpus(conf)
     fields = [a.split("=", 1)[1] for a in args if a.startswith("--query-gpu=")]
     fmts = [a.split("=", 1)[1] for a in args if a.startswith("--format=")]
     if fields and fmts:
