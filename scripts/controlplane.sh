@@ -240,7 +240,7 @@ cmd_down() {
     if kill -0 "$pid" 2>/dev/null; then
       kill "$pid" 2>/dev/null || true
       for ((i = 0; i < 40; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
-      kill -0 "$pid" 2>/dev/null && kill -9 "$pid" 2>/dev/null || true
+      if kill -0 "$pid" 2>/dev/null; then kill -9 "$pid" 2>/dev/null || true; fi
     fi
     rm -f "$STATE/pid/$name"
   done

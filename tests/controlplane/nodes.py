@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Create (or update) simulated nodes on the lab control plane.
 
 kwok manages every Node annotated ``kwok.x-k8s.io/node: fake``: it keeps it Ready and
