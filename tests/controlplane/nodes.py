@@ -64,9 +64,10 @@ def apply_nodes(api, specs):
         try:
             api.create_node(body)
         except ApiException as exc:
+            # An existing node keeps its labels and taints (others manage them): only what
+            # the kubelet reports (its status) is written again.
             if exc.status != 409:
                 raise
-            api.patch_node(spec["name"], body)
         api.patch_node_status(spec["name"], node_status(spec))
         print("node %s: nvidia.com/gpu=%s" % (spec["name"], spec.get("gpu_shares", "-")))
 
