@@ -11,7 +11,6 @@ Input: a YAML or JSON list of ``{name, labels, taints, gpu_shares, runtime_handl
 """
 
 import argparse
-import json
 import sys
 
 import yaml
