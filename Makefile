@@ -31,7 +31,7 @@ ALL_SCENARIOS := $(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/mole
 SKIPPED_SCENARIOS := $(notdir $(patsubst %/SKIP_IN_CI,%,$(wildcard molecule/*/SKIP_IN_CI)))
 SCENARIOS ?= $(filter-out $(SKIPPED_SCENARIOS),$(ALL_SCENARIOS))
 
-.PHONY: help venv collection lab-deps lab-image demo bench test unit integration lint sanity molecule lab-tests clean lab-down ee awx awx-jobs compose-cli
+.PHONY: help venv collection lab-deps lab-image demo bench test unit integration lint sanity molecule lab-tests clean lab-down ee awx awx-jobs compose-cli controlplane
 
 help:
 	@sed -n '1,10p' Makefile
@@ -73,7 +73,13 @@ unit: venv collection
 	@echo "== unit tests (pytest)"
 	$(PY) -m pytest tests/unit -q -p no:cacheprovider
 
-integration: venv collection
+# The lab's Kubernetes control plane (tests/controlplane, scripts/controlplane.sh): built once,
+# cached under .cache/controlplane/<hash>; the cluster tests start and stop their own.
+controlplane:
+	@echo "== control plane binaries (k8s.io/kubernetes, etcd, kwok)"
+	scripts/controlplane.sh build
+
+integration: venv collection controlplane
 	@echo "== integration playbooks (localhost)"
 	@set -e; n=0; for pb in tests/integration/test_*.yml; do \
 	  [ -e "$$pb" ] || continue; n=$$((n+1)); \
