@@ -14,6 +14,7 @@
 # query.'), because we have no real data to answer with.
 # Failure modes print nvidia-smi's real messages with its real exit codes:
 #   no-driver: exit 9, mismatch: exit 18.
+# -L / --list-gpus is derived from the XML capture.
 import csv
 import io
 import json
@@ -101,6 +102,17 @@ def query_gpu(conf, fields, fmt):
     return 0
 
 
+def list_gpus(conf):
+    """nvidia-smi -L from the XML capture, in nvidia-smi's format (checked against the H200 capture)."""
+    import xml.etree.ElementTree as ET
+    with open(conf["xml"], "rb") as f:
+        text = f.read()
+    root = ET.fromstring(text[text.index(b"<nvidia_smi_log"):])
+    for index, gpu in enumerate(root.findall("gpu")):
+        sys.stdout.write("GPU %d: %s (UUID: %s)\n" % (index, gpu.findtext("product_name"), gpu.findtext("uuid")))
+    return 0
+
+
 def main(argv):
     conf = load_conf()
     record(conf, argv)
@@ -116,6 +128,8 @@ def main(argv):
         with open(conf["xml"]) as f:
             sys.stdout.write(f.read())
         return 0
+    if args in (["-L"], ["--list-gpus"]):
+        return list_gpus(conf)
     fields = [a.split("=", 1)[1] for a in args if a.startswith("--query-gpu=")]
     fmts = [a.split("=", 1)[1] for a in args if a.startswith("--format=")]
     if fields and fmts:
