@@ -28,8 +28,10 @@ def build_tree(dest, driver_loaded=True, gpu_driver="nvidia", extra_devices=None
     devices = os.path.join(dest, "sys", "bus", "pci", "devices")
     os.makedirs(devices)
     src_devices = os.path.join(CAPTURE, "sys", "bus", "pci", "devices")
-    for address in sorted(os.listdir(src_devices)):
-        src = os.path.join(src_devices, address)
+    for stored in sorted(os.listdir(src_devices)):
+        # the capture stores "0000:00:06.0" as "0000_00_06.0" (see its PROVENANCE.md)
+        address = stored.replace("_", ":")
+        src = os.path.join(src_devices, stored)
         dst = os.path.join(devices, address)
         os.makedirs(dst)
         for name in os.listdir(src):
