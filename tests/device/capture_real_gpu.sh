@@ -45,7 +45,7 @@ for g in /proc/driver/nvidia/gpus/*/information; do
   [ -r "$g" ] && { mkdir -p "$t"; cat "$g" >"$t/information"; }
 done
 { grep -E '^nvidia' /proc/modules; echo "--- /dev"; ls -la /dev/nvidia* /dev/dxg 2>&1;
-  echo "--- efi/secure boot"; ls /sys/firmware/efi 2>&1 | head -3; command -v mokutil && mokutil --sb-state 2>&1;
+  echo "--- efi/secure boot"; find /sys/firmware/efi -maxdepth 1 2>&1 | head -3; command -v mokutil && mokutil --sb-state 2>&1;
   echo "--- tools"; for b in docker podman containerd ctr runc crun nvidia-ctk nvidia-container-runtime nvidia-container-cli k3s kubectl nvcc; do printf '%s: %s\n' "$b" "$(command -v $b || echo absent)"; done;
   command -v nvidia-container-cli >/dev/null && nvidia-container-cli info 2>&1 | head -40
 } >"$D/environment.txt" 2>&1
