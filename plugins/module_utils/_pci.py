@@ -43,7 +43,6 @@ TURING_FIRST_DEVICE_ID = 0x1E00
 PCI_DEVICES_DIR = "sys/bus/pci/devices"
 PROC_DRIVER_VERSION = "proc/driver/nvidia/version"
 NVIDIA_DRIVER_NAMES = ("nvidia",)
-FLAVOURS = ("open", "proprietary")
 
 
 def _read(path):
@@ -126,19 +125,6 @@ def recommended_flavour(gpus):
     if not flavours:
         return None
     return "proprietary" if "proprietary" in flavours else "open"
-
-
-def choose_flavour(requested, gpus):
-    """The flavour to install: the user's choice (open|proprietary), else the recommendation.
-
-    ``requested`` 'auto' (or empty) follows the GPUs; with no GPU known, 'open'
-    (NVIDIA's default for current drivers). Raises ValueError for anything else.
-    """
-    if requested in (None, "", "auto"):
-        return recommended_flavour(gpus) or "open"
-    if requested not in FLAVOURS:
-        raise ValueError("kernel module flavour must be auto, open or proprietary, not %r" % (requested,))
-    return requested
 
 
 def parse_proc_version(text):

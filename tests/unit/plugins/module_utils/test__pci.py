@@ -95,15 +95,6 @@ def test_mixed_old_and_new_gpus_need_the_proprietary_module():
     assert _pci.recommended_flavour([]) is None
 
 
-def test_choose_flavour_user_override_wins():
-    assert _pci.choose_flavour("auto", [_gpu("0x1b06")]) == "proprietary"
-    assert _pci.choose_flavour("open", [_gpu("0x1b06")]) == "open"
-    assert _pci.choose_flavour("proprietary", [_gpu("0x2684")]) == "proprietary"
-    assert _pci.choose_flavour("auto", []) == "open"
-    with pytest.raises(ValueError, match="auto, open or proprietary"):
-        _pci.choose_flavour("closed", [])
-
-
 @pytest.mark.parametrize("smi_found, reason, bound, version, state", [
     (True, None, True, "580.159.04", "loaded"),
     (False, "not_found", False, None, "not_installed"),
