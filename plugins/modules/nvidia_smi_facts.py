@@ -20,11 +20,22 @@ description:
     come from the XML alone and C(compute_capability) is V(null).
   - Looks for C(nvidia-smi) in O(nvidia_smi_path), else on E(PATH), else C(/usr/lib/wsl/lib/nvidia-smi)
     (WSL 2, where the driver lives on Windows), else C(/usr/bin/nvidia-smi).
-  - Without C(nvidia-smi) (a CPU-only node), returns RV(ansible_facts.nvidia.present=false) unless
-    O(required=true). So does C(nvidia-smi) reporting C(No devices were found), with a warning.
-  - When C(nvidia-smi) cannot talk to the driver (not loaded, or a driver/library version mismatch) the module
-    fails, whatever O(required) says, with the reason and the fix (install or load the driver; reboot or reload
-    the kernel modules after an upgrade; on WSL update the Windows driver).
+  - Also reads the PCI bus from sysfs (C(/sys/bus/pci/devices/*/vendor), C(device), C(class) and the C(driver)
+    link; no lspci needed) and C(/proc/driver/nvidia/version), so that a GPU is seen before its driver is
+    installed. An NVIDIA device (vendor C(0x10de)) of PCI class C(0x03xxxx) (display or 3D controller) makes
+    RV(ansible_facts.nvidia.present=true) even without C(nvidia-smi); RV(ansible_facts.nvidia.driver) then says
+    what is missing (C(state=not_installed) or C(not_loaded)) and RV(ansible_facts.nvidia.pci_devices) lists the
+    GPUs with their PCI ids, from which RV(ansible_facts.nvidia.driver.recommended_flavour) picks the kernel
+    module flavour.
+  - Without C(nvidia-smi) and without an NVIDIA GPU on the PCI bus (a CPU-only node), returns
+    RV(ansible_facts.nvidia.present=false) unless O(required=true). So does C(nvidia-smi) reporting
+    C(No devices were found), with a warning.
+  - When C(nvidia-smi) is installed but cannot talk to the driver (C(couldn't communicate with the NVIDIA
+    driver)) and the PCI bus shows an NVIDIA GPU, the module warns and returns C(present=true) with
+    C(driver.state=not_loaded), so that a role can (re)install the driver; with O(required=true), inside WSL, or
+    when no GPU is on the PCI bus it fails with the reason and the fix.
+  - A driver/library version mismatch always fails, whatever O(required) says, because installing is not the
+    fix; a reboot (or reloading the kernel modules) is, and the message says so. On WSL the Windows driver is.
 options:
   nvidia_smi_path:
     description:
@@ -112,10 +123,70 @@ ansible_facts:
       type: complex
       contains:
         present:
-          description: Whether nvidia-smi ran and reported at least one GPU.
+          description:
+            - Whether the node has an NVIDIA GPU - nvidia-smi reported at least one, or the PCI bus shows an
+              NVIDIA display or 3D controller (also when no driver is installed or loaded yet; see
+              RV(ansible_facts.nvidia.driver)).
           returned: always
           type: bool
           sample: true
+        driver:
+          description: The state of the NVIDIA driver on this node.
+          returned: always
+          type: dict
+          contains:
+            loaded:
+              description: Whether a working driver is loaded (nvidia-smi answered, or without nvidia-smi the
+                nvidia module is bound to the GPUs).
+              type: bool
+              sample: false
+            state:
+              description:
+                - V(loaded), V(not_installed) (no nvidia-smi and no nvidia module bound), V(not_loaded)
+                  (nvidia-smi cannot talk to a driver), V(mismatch) is never returned (the module fails).
+              type: str
+              sample: not_installed
+            version:
+              description: Version of the loaded kernel module (C(/proc/driver/nvidia/version)) or, failing that,
+                the driver version nvidia-smi reported; V(null) when none is loaded.
+              type: str
+              sample: "580.159.04"
+            flavour:
+              description: Flavour of the loaded kernel module, V(open) or V(proprietary); V(null) when unknown.
+              type: str
+              sample: open
+            recommended_flavour:
+              description:
+                - Kernel module flavour for the GPUs on the PCI bus, V(open) for Turing and newer (device id
+                  C(0x1e00) and up), V(proprietary) when any GPU is older; V(null) without PCI GPUs (e.g. WSL).
+              type: str
+              sample: open
+        pci_devices:
+          description: NVIDIA display and 3D controllers on the PCI bus (empty on WSL and CPU-only nodes).
+          returned: always
+          type: list
+          elements: dict
+          contains:
+            address:
+              description: PCI address as sysfs names it.
+              type: str
+              sample: "0000:00:06.0"
+            vendor_id:
+              description: PCI vendor id.
+              type: str
+              sample: "0x10de"
+            device_id:
+              description: PCI device id.
+              type: str
+              sample: "0x2335"
+            class:
+              description: PCI class code (C(0x0300xx) VGA, C(0x0302xx) 3D controller).
+              type: str
+              sample: "0x030200"
+            driver:
+              description: Name of the kernel driver bound to the device, V(null) when none.
+              type: str
+              sample: nvidia
         wsl:
           description: Whether the target is a WSL 2 distribution (the driver then lives on Windows).
           returned: always
@@ -244,6 +315,13 @@ from ansible_collections.homelab.gpu_node.plugins.module_utils._nvidia_smi impor
     parse_smi_csv,
     parse_smi_xml,
 )
+from ansible_collections.homelab.gpu_node.plugins.module_utils._pci import (
+    driver_state,
+    nvidia_gpus,
+    pci_note,
+    read_loaded_module,
+    read_pci_devices,
+)
 
 # the driver works but there is no GPU to describe: not an error unless required
 _ABSENT_REASONS = ("no_devices",)
@@ -278,20 +356,48 @@ def _add_compute_capability(module, smi, facts):
     merge_csv_facts(facts, rows)
 
 
+# where sysfs and procfs are read from (unit tests point it at a tree built from a capture)
+_ROOT = "/"
+
+
+def _pci_view():
+    """The NVIDIA GPUs on the PCI bus and the loaded module's (version, flavour); read-only."""
+    gpus = nvidia_gpus(read_pci_devices(_ROOT))
+    version, flavour = read_loaded_module(_ROOT)
+    return gpus, version, flavour
+
+
+def _with_driver(facts, gpus, smi_found, failure_reason, module_version, module_flavour):
+    facts["driver"] = driver_state(gpus, smi_found, failure_reason, module_version, module_flavour)
+    if facts["driver"]["version"] is None and failure_reason is None:
+        facts["driver"]["version"] = facts.get("driver_version")
+    facts["pci_devices"] = gpus
+    if gpus and not facts["present"]:
+        # a GPU without a working driver: present, so that the driver gets installed
+        facts["present"] = True
+    return facts
+
+
 def gather(module, wsl):
     """Return the facts dict; raise NvidiaSmiError when the user must act."""
     required = module.params["required"]
+    gpus, module_version, module_flavour = _pci_view()
     smi = find_nvidia_smi(module.params["nvidia_smi_path"], module.get_bin_path, _is_executable)
     if smi is None:
         if required:
-            raise NvidiaSmiError(not_found_message(), reason="not_found")
-        return absent_facts(wsl)
+            raise NvidiaSmiError(not_found_message() + pci_note(gpus), reason="not_found")
+        return _with_driver(absent_facts(wsl), gpus, False, "not_found", module_version, module_flavour)
     rc, out, err = module.run_command([smi] + XML_ARGS)
     if rc != 0:
         failure = classify_failure(rc, out, err, wsl=wsl)
         if failure.reason in _ABSENT_REASONS and not required:
             module.warn(str(failure))
-            return absent_facts(wsl)
+            return _with_driver(absent_facts(wsl), gpus, True, failure.reason, module_version, module_flavour)
+        if failure.reason == "no_driver" and gpus and not wsl and not required:
+            # the GPU is on the PCI bus and nvidia-smi is installed, but no module answers:
+            # report it so that the driver is (re)installed; a mismatch still fails (reboot)
+            module.warn(str(failure))
+            return _with_driver(absent_facts(wsl), gpus, True, failure.reason, module_version, module_flavour)
         raise failure
     facts = parse_smi_xml(out)
     facts["wsl"] = wsl
@@ -299,7 +405,7 @@ def gather(module, wsl):
         raise NvidiaSmiError("%s -q -x reported no GPU." % smi, reason="no_devices")
     if module.params["query_compute_capability"] and needs_compute_capability(facts):
         _add_compute_capability(module, smi, facts)
-    return facts
+    return _with_driver(facts, gpus, True, None, module_version, module_flavour)
 
 
 def main():

@@ -28,9 +28,10 @@ fields=$(grep -o '^"[^" :]*"' "$D/nvidia-smi-help-query-gpu.txt" | tr -d '"' | p
 run nvidia-smi-query-gpu-all.csv nvidia-smi --query-gpu="$fields" --format=csv
 run nvidia-smi-query-gpu-bad-field.txt nvidia-smi --query-gpu=no_such_field --format=csv
 # PCI bus as sysfs shows it: every device's ids and class, and its driver's name
+# (':' in PCI addresses is stored as '_': ansible-test sanity refuses ':' in file names)
 mkdir -p "$D/sys/bus/pci/devices"
 for dev in /sys/bus/pci/devices/*; do
-  t="$D/sys/bus/pci/devices/$(basename "$dev")"; mkdir -p "$t"
+  t="$D/sys/bus/pci/devices/$(basename "$dev" | tr : _)"; mkdir -p "$t"
   for f in vendor device class subsystem_vendor subsystem_device revision boot_vga numa_node; do
     [ -r "$dev/$f" ] && cat "$dev/$f" >"$t/$f" 2>/dev/null
   done
@@ -40,7 +41,8 @@ for f in /proc/driver/nvidia/version /sys/module/nvidia/version /proc/cmdline; d
   [ -r "$f" ] && { mkdir -p "$D$(dirname "$f")"; cat "$f" >"$D$f"; }
 done
 for g in /proc/driver/nvidia/gpus/*/information; do
-  [ -r "$g" ] && { mkdir -p "$D$(dirname "$g")"; cat "$g" >"$D$g"; }
+  t="$D$(dirname "$(dirname "$g")")/$(basename "$(dirname "$g")" | tr : _)"
+  [ -r "$g" ] && { mkdir -p "$t"; cat "$g" >"$t/information"; }
 done
 { grep -E '^nvidia' /proc/modules; echo "--- /dev"; ls -la /dev/nvidia* /dev/dxg 2>&1;
   echo "--- efi/secure boot"; if [ -d /sys/firmware/efi ]; then echo "EFI: yes"; else echo "EFI: no"; fi; command -v mokutil && mokutil --sb-state 2>&1;

@@ -103,16 +103,13 @@ def query_gpu(conf, fields, fmt):
 
 
 def list_gpus(conf):
-    """nvidia-smi -L, derived from the XML capture: 'GPU 0: <name> (UUID: <uuid>)'."""
+    """nvidia-smi -L from the XML capture, in nvidia-smi's format (checked against the H200 capture)."""
     import xml.etree.ElementTree as ET
-    with open(conf["xml"]) as f:
+    with open(conf["xml"], "rb") as f:
         text = f.read()
-    text = re.sub(r"<!DOCTYPE[^\[>]*(\[.*?\])?\s*>", "", text, flags=re.S)
-    root = ET.fromstring(text.strip())
+    root = ET.fromstring(text[text.index(b"<nvidia_smi_log"):])
     for index, gpu in enumerate(root.findall("gpu")):
-        name = (gpu.findtext("product_name") or "").strip()
-        uuid = (gpu.findtext("uuid") or "").strip()
-        sys.stdout.write("GPU %d: %s (UUID: %s)\n" % (index, name, uuid))
+        sys.stdout.write("GPU %d: %s (UUID: %s)\n" % (index, gpu.findtext("product_name"), gpu.findtext("uuid")))
     return 0
 
 

@@ -19,6 +19,7 @@ from ansible.module_utils.testing import patch_module_args
 from ansible_collections.homelab.gpu_node.tests.unit.plugins.modules.module_harness import ExitJson, FailJson
 
 from ansible_collections.homelab.gpu_node.plugins.modules import nvidia_smi_facts
+from ansible_collections.homelab.gpu_node.tests.unit.plugins.module_utils.real_gpu_tree import build_tree
 
 SMI = "/usr/bin/nvidia-smi"
 WSL_SMI = "/usr/lib/wsl/lib/nvidia-smi"
@@ -61,8 +62,10 @@ class FakeNode:
 
 
 @pytest.fixture
-def node(monkeypatch):
+def node(monkeypatch, tmp_path):
     fake = FakeNode()
+    # sysfs/procfs: an empty tree (no PCI GPU) unless a test builds one from a capture
+    monkeypatch.setattr(nvidia_smi_facts, "_ROOT", str(tmp_path / "root"))
 
     def exit_json(module, **kwargs):
         raise ExitJson(kwargs)
@@ -201,7 +204,9 @@ def test_no_nvidia_smi_is_not_a_failure(node):
     facts = exit_facts()
     assert node.calls == []
     assert facts == {"present": False, "wsl": False, "driver_version": None, "cuda_version": None, "count": 0,
-                     "attached_gpus": None, "gpus": [], "labels": {}}
+                     "attached_gpus": None, "gpus": [], "labels": {}, "pci_devices": [],
+                     "driver": {"loaded": False, "state": "not_installed", "version": None, "flavour": None,
+                                "recommended_flavour": None}}
 
 
 def test_no_nvidia_smi_required_fails(node):
@@ -301,4 +306,79 @@ def test_documented_options_match_the_argument_spec():
     yaml.safe_load(nvidia_smi_facts.EXAMPLES)
     returned = yaml.safe_load(nvidia_smi_facts.RETURN)["ansible_facts"]["contains"]["nvidia"]["contains"]
     assert set(returned) == {"present", "wsl", "driver_version", "cuda_version", "count", "attached_gpus", "gpus",
-                             "labels"}
+                             "labels", "driver", "pci_devices"}
+
+
+# ---------------------------------------------------------------- the PCI bus (issue 14, defect 1)
+
+def real_h200_xml():
+    import os
+    from ansible_collections.homelab.gpu_node.tests.unit.plugins.module_utils.real_gpu_tree import CAPTURE
+    with open(os.path.join(CAPTURE, "nvidia-smi-q-x.xml"), encoding="utf-8") as handle:
+        return handle.read()
+
+
+def h200_root(tmp_path, **kwargs):
+    root = str(tmp_path / "h200")
+    build_tree(root, **kwargs)
+    return root
+
+
+def test_driverless_gpu_is_present_with_its_driver_state(node, monkeypatch, tmp_path):
+    """A fresh server: GPU on the PCI bus, no nvidia-smi, no module. Before issue 14: present=false (skipped)."""
+    monkeypatch.setattr(nvidia_smi_facts, "_ROOT", h200_root(tmp_path, driver_loaded=False))
+    node.on_path, node.executables = None, set()
+    facts = exit_facts()
+    assert node.calls == []
+    assert facts["present"] is True
+    assert facts["driver"] == {"loaded": False, "state": "not_installed", "version": None, "flavour": None,
+                               "recommended_flavour": "open"}
+    assert facts["pci_devices"] == [{"address": "0000:00:06.0", "vendor_id": "0x10de", "device_id": "0x2335",
+                                     "class": "0x030200", "driver": None}]
+    assert facts["gpus"] == [] and facts["labels"] == {}
+
+
+def test_driverless_gpu_required_fails_naming_the_gpu(node, monkeypatch, tmp_path):
+    monkeypatch.setattr(nvidia_smi_facts, "_ROOT", h200_root(tmp_path, driver_loaded=False))
+    node.on_path, node.executables = None, set()
+    result = fail_msg({"required": True})
+    assert result["reason"] == "not_found"
+    assert "NVIDIA 0x2335 at 0000:00:06.0, with no driver bound" in result["msg"]
+
+
+def test_installed_but_not_loaded_is_reported_not_failed(node, monkeypatch, tmp_path):
+    """nvidia-smi installed, module not loaded (kernel update, Secure Boot): report it so the role reinstalls."""
+    monkeypatch.setattr(nvidia_smi_facts, "_ROOT", h200_root(tmp_path, driver_loaded=False))
+    node.replies[XML] = (9, NO_DRIVER, "")
+    facts = exit_facts()
+    assert facts["present"] is True
+    assert (facts["driver"]["loaded"], facts["driver"]["state"]) == (False, "not_loaded")
+    assert len(node.warnings) == 1 and "couldn't communicate" in node.warnings[0]
+    assert fail_msg({"required": True})["reason"] == "no_driver"
+
+
+def test_mismatch_still_fails_with_a_gpu_on_the_bus(node, monkeypatch, tmp_path):
+    monkeypatch.setattr(nvidia_smi_facts, "_ROOT", h200_root(tmp_path))
+    node.replies[XML] = (18, MISMATCH, "")
+    result = fail_msg()
+    assert result["reason"] == "version_mismatch" and "reboot" in result["msg"]
+
+
+def test_real_h200_with_its_driver(node, monkeypatch, tmp_path):
+    """The real capture: nvidia-smi XML plus sysfs plus /proc/driver/nvidia/version (open module)."""
+    monkeypatch.setattr(nvidia_smi_facts, "_ROOT", h200_root(tmp_path))
+    node.replies[XML] = (0, real_h200_xml(), "")
+    node.replies[CSV] = (0, "00000000:00:06.0, 9.0\n", "")
+    facts = exit_facts()
+    assert facts["present"] is True and facts["driver_version"] == "580.159.04"
+    assert facts["driver"] == {"loaded": True, "state": "loaded", "version": "580.159.04", "flavour": "open",
+                               "recommended_flavour": "open"}
+    assert facts["pci_devices"][0]["driver"] == "nvidia"
+    assert facts["gpus"][0]["compute_capability"] == "9.0"
+
+
+def test_cpu_only_node_is_still_absent(node):
+    node.on_path, node.executables = None, set()
+    facts = exit_facts()
+    assert facts["present"] is False and facts["pci_devices"] == []
+    assert facts["driver"]["state"] == "not_installed"
