@@ -267,8 +267,12 @@ def test_3_state_absent_with_a_main_config_that_cannot_be_written(lab):
 
 
 def test_4_an_asleep_node_does_not_stop_the_others(lab):
-    out = play(lab, "playbooks/site.yml", "--skip-tags", "windows_host", limit=None, expect_rc=4)
+    # every node stage skips the asleep node with a warning, so the whole run succeeds
+    out = play(lab, "playbooks/site.yml", "--skip-tags", "windows_host", limit=None)
+    assert re.search(r"WARNING: %s is unreachable \(asleep or off\?\).*Its GPU stages are skipped" % ASLEEP,
+                     out.split("PLAY [GPU nodes join the cluster]")[0]), out[-4000:]
     recap = out.split("PLAY RECAP")[-1]
+    assert re.search(r"%s\s+: ok=\d+\s+changed=\d+\s+unreachable=0\s+failed=0" % ASLEEP, recap), recap
     assert re.search(r"%s\s+: ok=\d+\s+changed=\d+\s+unreachable=0\s+failed=0" % NODE, recap), recap
     assert re.search(r"localhost\s+: ok=\d+\s+changed=\d+\s+unreachable=0\s+failed=0", recap), recap
     # the cluster stage finished for the node that is awake, and named the asleep one
