@@ -121,3 +121,32 @@ def record(state, module_name, params, check_mode, **extra):
     entry = {"module": module_name, "params": params, "check_mode": check_mode}
     entry.update(extra)
     state["calls"].append(entry)
+
+
+def run_named_object_module(fqcn, key, secret=()):
+    """A state-type module whose objects are kept by name in the stand-in's JSON state.
+
+    The object's options are stored as given (secrets left out), so a second identical
+    run reports no change and check mode writes nothing; ``state: absent`` removes it.
+    Keys starting with ``_`` are the stand-in's own bookkeeping and survive updates.
+    """
+    module = new_module(fqcn)
+    params = dict((k, v) for k, v in module.params.items() if v is not None and k not in secret)
+    state = load_state()
+    record(state, fqcn, params, module.check_mode)
+    objects = state[key]
+    name = params["name"]
+    before = objects.get(name)
+    if params.get("state", "present") == "absent":
+        changed = before is not None
+        if changed and not module.check_mode:
+            del objects[name]
+    else:
+        wanted = dict((k, v) for k, v in params.items() if k != "state")
+        current = dict((k, v) for k, v in (before or {}).items() if not k.startswith("_"))
+        changed = current != wanted
+        if changed and not module.check_mode:
+            wanted.update((k, v) for k, v in (before or {}).items() if k.startswith("_"))
+            objects[name] = wanted
+    save_state(state)
+    module.exit_json(changed=changed)

@@ -10,7 +10,7 @@ stored as given, so a second identical run reports no change and check mode writ
 
 from __future__ import annotations
 
-from ansible_collections.ansible.windows.plugins.module_utils._standin import load_state, new_module, record, save_state
+from ansible_collections.ansible.windows.plugins.module_utils._standin import run_named_object_module
 
 DOCUMENTATION = r"""
 module: win_firewall_rule
@@ -26,26 +26,7 @@ SECRET = ("password",)
 
 
 def main():
-    module = new_module(FQCN)
-    params = dict((k, v) for k, v in module.params.items() if v is not None and k not in SECRET)
-    state = load_state()
-    record(state, FQCN, params, module.check_mode)
-    objects = state[KEY]
-    name = params["name"]
-    before = objects.get(name)
-    if params.get("state", "present") == "absent":
-        changed = before is not None
-        if changed and not module.check_mode:
-            del objects[name]
-    else:
-        wanted = dict((k, v) for k, v in params.items() if k != "state")
-        current = dict((k, v) for k, v in (before or {}).items() if not k.startswith("_"))
-        changed = current != wanted
-        if changed and not module.check_mode:
-            wanted.update((k, v) for k, v in (before or {}).items() if k.startswith("_"))
-            objects[name] = wanted
-    save_state(state)
-    module.exit_json(changed=changed)
+    run_named_object_module(FQCN, KEY, SECRET)
 
 
 if __name__ == "__main__":
