@@ -20,6 +20,7 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -73,6 +74,9 @@ def site(inv, label, results):
 
 def main():
     os.makedirs(OUT, exist_ok=True)
+    # The bench recreates its nodes: SSH control masters of an earlier run would multiplex onto
+    # removed containers and hang, so this run's masters live in a directory of its own.
+    os.environ["ANSIBLE_SSH_CONTROL_PATH_DIR"] = tempfile.mkdtemp(prefix="gpu-lab-cp.", dir="/tmp")
     results = {}
     inv3, nodes3 = inventory(3)
     inv9, nodes9 = inventory(9)

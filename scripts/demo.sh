@@ -8,6 +8,12 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 INV=inventory/lab/hosts.yml
+# lab.sh up recreates the nodes (same names, maybe the same addresses): SSH control
+# masters left by an earlier run would multiplex onto the removed containers and hang.
+# This run's masters live in a directory of its own.
+ANSIBLE_SSH_CONTROL_PATH_DIR=$(mktemp -d /tmp/gpu-lab-cp.XXXXXX)
+export ANSIBLE_SSH_CONTROL_PATH_DIR
+trap 'rm -rf "$ANSIBLE_SSH_CONTROL_PATH_DIR"' EXIT
 LOGS=.cache/lab
 mkdir -p "$LOGS"
 
