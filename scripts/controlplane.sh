@@ -15,6 +15,8 @@ set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 MOD="$ROOT/tests/controlplane"
+# Go comes with the machine image (/usr/local/go); a shell whose PATH lacks it still finds it.
+command -v go >/dev/null 2>&1 || [ ! -x /usr/local/go/bin/go ] || PATH="/usr/local/go/bin:$PATH"
 STATE="${CP_STATE:-$ROOT/.cache/controlplane/run}"
 BINARIES=(kube-apiserver kube-controller-manager kube-scheduler kwok etcd)
 
