@@ -192,8 +192,7 @@ PY
   return $rc
 }
 CASE_ENV='' CASE_ANN='' container no-request
-CASE_ENV='NVIDIA_VISIBLE_DEVICES=nvidia.com/gpu=all' CASE_ANN='' container gpu-all
-if [ $? -ne 0 ]; then
+if ! CASE_ENV='NVIDIA_VISIBLE_DEVICES=nvidia.com/gpu=all' CASE_ANN='' container gpu-all; then
   for v in rootless mount-ns-only; do
     CASE_ENV='NVIDIA_VISIBLE_DEVICES=nvidia.com/gpu=all' CASE_ANN='' container "gpu-all-$v" "$v" && break
   done
