@@ -122,6 +122,85 @@ def _metadata(opts, name):
     return {"name": name, "namespace": opts["argocd_namespace"], "labels": dict(opts.get("labels") or {})}
 
 
+def _object(kind, opts, name, spec):
+    return {"apiVersion": ARGOCD_API, "kind": kind, "metadata": _metadata(opts, name), "spec": spec}
+
+
+def _project(opts, resources, node_labels_via_argocd, operator):
+    namespaces = sorted({r["namespace"] for r in resources if r.get("namespace")} | {opts["namespace"]}
+                        | ({operator["namespace"]} if operator else set()))
+    if operator:
+        # the chart installs its own CRDs, ClusterRoles, RuntimeClasses, ... (not listed here)
+        cluster_kinds = [{"group": "*", "kind": "*"}]
+    else:
+        kinds = {(_group(r["apiVersion"]), r["kind"]) for r in resources if not r.get("namespace")}
+        if node_labels_via_argocd:
+            kinds.add(("", "Node"))
+        cluster_kinds = [{"group": group, "kind": kind} for group, kind in sorted(kinds)]
+    spec = {
+        "description": "GPU nodes: NVIDIA device plugin, time-slicing configs, node labels (homelab.gpu_node.gpu_cluster)",
+        "sourceRepos": [opts["argocd_repo_url"]] + ([operator["repo_url"]] if operator else []),
+        "destinations": [_destination(opts, ns) for ns in namespaces],
+        "clusterResourceWhitelist": cluster_kinds,
+    }
+    return {"file": "argocd/appproject-%s.yaml" % opts["argocd_project"],
+            "note": "Argo CD project: the repositories, namespaces and cluster-scoped kinds the GPU Applications may use.",
+            "manifest": _object("AppProject", opts, opts["argocd_project"], spec)}
+
+
+def _application_set(opts, git_parts, node_labels_via_argocd):
+    options = ["ServerSideApply=true"] if node_labels_via_argocd else []
+    template_spec = {
+        "project": opts["argocd_project"],
+        "source": {"repoURL": opts["argocd_repo_url"], "targetRevision": opts["argocd_target_revision"],
+                   "path": "{{.path}}"},
+        "destination": _destination(opts, "{{.namespace}}"),
+        "syncPolicy": _sync_policy(opts, options),
+    }
+    elements = [{"name": name, "path": path, "namespace": ns} for name, path, ns, _extra in git_parts]
+    spec = {
+        "goTemplate": True,
+        "goTemplateOptions": ["missingkey=error"],
+        "generators": [{"list": {"elements": elements}}],
+        "template": {"metadata": {"name": "{{.name}}", "labels": dict(opts.get("labels") or {})},
+                     "spec": template_spec},
+    }
+    return {"file": "argocd/applicationset-%s.yaml" % opts["argocd_app_name"],
+            "note": "Argo CD ApplicationSet: generates one Application per part below (apply it instead of the "
+                    "separate Applications).",
+            "manifest": _object("ApplicationSet", opts, opts["argocd_app_name"], spec)}
+
+
+def _git_application(opts, name, path, namespace, extra):
+    spec = {
+        "project": opts["argocd_project"],
+        "source": {"repoURL": opts["argocd_repo_url"], "targetRevision": opts["argocd_target_revision"], "path": path},
+        "destination": _destination(opts, namespace),
+        "syncPolicy": _sync_policy(opts, extra),
+    }
+    return {"file": "argocd/application-%s.yaml" % name, "note": "Argo CD Application for %s (automated sync)." % path,
+            "manifest": _object("Application", opts, name, spec)}
+
+
+def _operator_application(opts, operator):
+    name = operator["release"]
+    values = "$values/" + _path_join(opts["argocd_path"], "gpu-operator", "values.yaml")
+    spec = {
+        "project": opts["argocd_project"],
+        "sources": [
+            {"repoURL": operator["repo_url"], "chart": "gpu-operator", "targetRevision": operator["chart_version"],
+             "helm": {"releaseName": name, "valueFiles": [values]}},
+            {"repoURL": opts["argocd_repo_url"], "targetRevision": opts["argocd_target_revision"], "ref": "values"},
+        ],
+        "destination": _destination(opts, operator["namespace"]),
+        "syncPolicy": _sync_policy(opts, ("CreateNamespace=true", "ServerSideApply=true")),
+    }
+    return {"file": "argocd/application-%s.yaml" % name,
+            "note": "Argo CD Application for the NVIDIA GPU operator chart with the rendered values "
+                    "(multi-source: chart + values from the git repository).",
+            "manifest": _object("Application", opts, name, spec)}
+
+
 def argocd_objects(opts, resources, node_labels_via_argocd):
     """Argo CD objects as [{file, manifest, note}].
 
@@ -129,85 +208,16 @@ def argocd_objects(opts, resources, node_labels_via_argocd):
     for cluster-scoped ones). ``opts``: see the role's gpu_cluster_argocd_* variables.
     """
     out = []
-    project = opts["argocd_project"]
-    repo = opts["argocd_repo_url"]
-    revision = opts["argocd_target_revision"]
     operator = opts.get("gpu_operator") or None
-
-    if opts.get("argocd_create_project") and project != "default":
-        namespaces = sorted({r["namespace"] for r in resources if r.get("namespace")} | {opts["namespace"]}
-                            | ({operator["namespace"]} if operator else set()))
-        if operator:
-            # the chart installs its own CRDs, ClusterRoles, RuntimeClasses, ... (not listed here)
-            cluster_kinds = [{"group": "*", "kind": "*"}]
-        else:
-            kinds = {(_group(r["apiVersion"]), r["kind"]) for r in resources if not r.get("namespace")}
-            if node_labels_via_argocd:
-                kinds.add(("", "Node"))
-            cluster_kinds = [{"group": g, "kind": k} for g, k in sorted(kinds)]
-        source_repos = [repo] + ([operator["repo_url"]] if operator else [])
-        out.append({"file": "argocd/appproject-%s.yaml" % project, "note": "Argo CD project: the repositories, "
-                    "namespaces and cluster-scoped kinds the GPU Applications may use.", "manifest": {
-                        "apiVersion": ARGOCD_API, "kind": "AppProject", "metadata": _metadata(opts, project),
-                        "spec": {
-                            "description": "GPU nodes: NVIDIA device plugin, time-slicing configs, node labels "
-                                           "(homelab.gpu_node.gpu_cluster)",
-                            "sourceRepos": source_repos,
-                            "destinations": [_destination(opts, ns) for ns in namespaces],
-                            "clusterResourceWhitelist": cluster_kinds,
-                        }}})
-
+    if opts.get("argocd_create_project") and opts["argocd_project"] != "default":
+        out.append(_project(opts, resources, node_labels_via_argocd, operator))
     git_parts = _git_parts(opts, node_labels_via_argocd)
     if opts.get("argocd_applicationset"):
-        options = ["ServerSideApply=true"] if node_labels_via_argocd else []
-        out.append({"file": "argocd/applicationset-%s.yaml" % opts["argocd_app_name"],
-                    "note": "Argo CD ApplicationSet: generates one Application per part below (apply it instead "
-                            "of the separate Applications).", "manifest": {
-                        "apiVersion": ARGOCD_API, "kind": "ApplicationSet",
-                        "metadata": _metadata(opts, opts["argocd_app_name"]),
-                        "spec": {
-                            "goTemplate": True,
-                            "goTemplateOptions": ["missingkey=error"],
-                            "generators": [{"list": {"elements": [
-                                {"name": name, "path": path, "namespace": ns} for name, path, ns, _ in git_parts]}}],
-                            "template": {
-                                "metadata": {"name": "{{.name}}", "labels": dict(opts.get("labels") or {})},
-                                "spec": {
-                                    "project": project,
-                                    "source": {"repoURL": repo, "targetRevision": revision, "path": "{{.path}}"},
-                                    "destination": _destination(opts, "{{.namespace}}"),
-                                    "syncPolicy": _sync_policy(opts, options),
-                                }},
-                        }}})
+        out.append(_application_set(opts, git_parts, node_labels_via_argocd))
     else:
-        for name, path, ns, extra in git_parts:
-            out.append({"file": "argocd/application-%s.yaml" % name,
-                        "note": "Argo CD Application for %s (automated sync)." % path, "manifest": {
-                            "apiVersion": ARGOCD_API, "kind": "Application", "metadata": _metadata(opts, name),
-                            "spec": {
-                                "project": project,
-                                "source": {"repoURL": repo, "targetRevision": revision, "path": path},
-                                "destination": _destination(opts, ns),
-                                "syncPolicy": _sync_policy(opts, extra),
-                            }}})
+        out += [_git_application(opts, *part) for part in git_parts]
     if operator:
-        name = operator["release"]
-        out.append({"file": "argocd/application-%s.yaml" % name,
-                    "note": "Argo CD Application for the NVIDIA GPU operator chart with the rendered values "
-                            "(multi-source: chart + values from the git repository).", "manifest": {
-                        "apiVersion": ARGOCD_API, "kind": "Application", "metadata": _metadata(opts, name),
-                        "spec": {
-                            "project": project,
-                            "sources": [
-                                {"repoURL": operator["repo_url"], "chart": "gpu-operator",
-                                 "targetRevision": operator["chart_version"],
-                                 "helm": {"releaseName": name, "valueFiles": [
-                                     "$values/" + _path_join(opts["argocd_path"], "gpu-operator", "values.yaml")]}},
-                                {"repoURL": repo, "targetRevision": revision, "ref": "values"},
-                            ],
-                            "destination": _destination(opts, operator["namespace"]),
-                            "syncPolicy": _sync_policy(opts, ("CreateNamespace=true", "ServerSideApply=true")),
-                        }}})
+        out.append(_operator_application(opts, operator))
     return out
 
 
@@ -215,7 +225,7 @@ def node_objects(plan):
     """Node objects carrying only the planned labels (nodes/), and their kustomization."""
     out = []
     for node in sorted(plan, key=lambda n: n["node"]):
-        labels = {k: v for k, v in node["labels"].items()}
+        labels = dict(node["labels"])
         out.append({"file": "nodes/node-%s.yaml" % node["node"],
                     "note": "Labels of GPU node %s for Argo CD (server-side apply owns these keys only; "
                             "never pruned or deleted; taints stay in the join configuration)." % node["node"],
