@@ -115,9 +115,9 @@ EXTRA = [
     ("name-is-domain", ts(entry(name="nvidia.com")), None),
     ("name-upper-domain", ts(entry(name="NVIDIA.com/gpu")), None),
     ("name-two-slashes", ts(entry(name="nvidia.com/gpu/x")), None),
-    ("name-unicode", ts(entry(name=u"gp\u00fc")), None),
+    ("name-unicode", ts(entry(name="gp\u00fc")), None),
     ("name-dots", ts(entry(name="gpu.shared.x")), None),
-    ("name-52-unicode-bytes", ts(entry(name=u"a" * 50 + u"\u00e9")), None),
+    ("name-52-unicode-bytes", ts(entry(name="a" * 50 + "\u00e9")), None),
     ("rename-by-default-custom", ts(entry(rename="other"), renameByDefault=True), None),
     # sharing
     ("mps-fail-requests-false", {"flags": {"mpsRoot": "/run/nvidia/mps"},
