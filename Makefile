@@ -31,7 +31,7 @@ ALL_SCENARIOS := $(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/mole
 SKIPPED_SCENARIOS := $(notdir $(patsubst %/SKIP_IN_CI,%,$(wildcard molecule/*/SKIP_IN_CI)))
 SCENARIOS ?= $(filter-out $(SKIPPED_SCENARIOS),$(ALL_SCENARIOS))
 
-.PHONY: help venv collection lab-deps lab-image demo bench test unit integration lint sanity molecule lab-tests clean lab-down ee awx awx-jobs compose-cli controlplane
+.PHONY: help venv collection lab-deps lab-image demo bench test unit integration lint sanity molecule lab-tests clean lab-down ee awx awx-jobs compose-cli controlplane deviceplugin-configs
 
 help:
 	@sed -n '1,10p' Makefile
@@ -66,7 +66,7 @@ bench: venv collection lab-image
 
 test: venv collection lab-image
 	@start=$$(date +%s); \
-	$(MAKE) --no-print-directory unit integration lint sanity molecule lab-tests awx; \
+	$(MAKE) --no-print-directory unit deviceplugin-configs integration lint sanity molecule lab-tests awx; \
 	echo "make test: all stages passed in $$(( $$(date +%s) - start ))s"
 
 unit: venv collection
@@ -78,6 +78,14 @@ unit: venv collection
 controlplane:
 	@echo "== control plane binaries (k8s.io/kubernetes, etcd, kwok)"
 	scripts/controlplane.sh build
+
+# NVIDIA device plugin v0.20.0's own config loader (tests/deviceplugin, docs/device-plugin-upstream.md):
+# built once, cached under .cache/deviceplugin/<hash>; it loads every config gpu_cluster renders, the
+# examples and the profiles, and our module's checks must agree with it on good and bad configs.
+deviceplugin-configs: venv collection
+	@echo "== device plugin configs through upstream's own loader (k8s-device-plugin v0.20.0)"
+	scripts/deviceplugin.sh build
+	$(PY) -m pytest tests/deviceplugin -q -p no:cacheprovider -rP
 
 integration: venv collection controlplane
 	@echo "== integration playbooks (localhost)"

@@ -12,8 +12,11 @@ The rules follow NVIDIA/k8s-device-plugin v0.20.0 (commit 1b826acc); every error
 contains upstream's own wording, prefixed with the path of the offending field:
 
 * parse (api/config/v1 replicas.go, resources.go, config.go, duration.go, flags.go):
-  custom decoders stop at the first error, Go type errors in plain struct fields are
-  reported only if no decoder error follows; then ``unknown version: <v>``;
+  object keys are read in sorted order (sigs.k8s.io/yaml hands encoding/json a re-marshalled
+  map); custom decoders stop at the first error, Go type errors in plain struct fields are
+  reported only if no decoder error follows; then ``unknown version: <v>``. Type errors carry
+  Go's context (``Go struct field Sharing.sharing.timeSlicing of type int``, with the embedded
+  ``CommandLineFlags`` in paths under ``flags``), as the v0.20.0 image (Go 1.26) prints them;
 * flag checks of the plugin's ``validateFlags`` (cmd/nvidia-device-plugin/main.go), in
   upstream's order;
 * node checks given the GPUs of a node (internal/rm/device_map.go, internal/plugin/mps.go,
@@ -29,6 +32,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from struct import pack as _pack, unpack as _unpack
 
 from ansible_collections.homelab.gpu_node.plugins.module_utils._errors import DevicePluginConfigError
 
@@ -65,12 +69,14 @@ _HEX = "0123456789abcdefABCDEF"
 class _Field(object):
     """One field of a Go struct: JSON name, kind, Go type name (for messages), pointer-ness."""
 
-    def __init__(self, name, kind, gotype, pointer=True, sub=None):
+    def __init__(self, name, kind, gotype, pointer=True, sub=None, embedded=None):
         self.name = name
         self.kind = kind
         self.gotype = gotype
         self.pointer = pointer
         self.sub = sub
+        # the sub-struct's fields are promoted from this embedded struct (v1.Flags embeds CommandLineFlags)
+        self.embedded = embedded
 
 
 # Field tables in the order of the Go structs (this is also the order of the YAML we emit).
@@ -118,7 +124,7 @@ _IMEX_FIELDS = (
 )
 _CONFIG_FIELDS = (
     _Field("version", "string", "string", pointer=False),
-    _Field("flags", "struct", "v1.Flags", pointer=False, sub=("Flags", _FLAGS_FIELDS)),
+    _Field("flags", "struct", "v1.Flags", pointer=False, sub=("Flags", _FLAGS_FIELDS), embedded="CommandLineFlags"),
     _Field("resources", "struct", "v1.Resources", pointer=False, sub=("Resources", _RESOURCES_FIELDS)),
     _Field("sharing", "struct", "v1.Sharing", pointer=False, sub=("Sharing", _SHARING_FIELDS)),
     _Field("imex", "struct", "v1.Imex", pointer=False, sub=("Imex", _IMEX_FIELDS)),
@@ -188,12 +194,38 @@ def _go_json(value):
     return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
 
 
+def _go_float32_text(value):
+    """strconv.FormatFloat(value, 'g', -1, 32): shortest digits that give back the same float32."""
+    if not math.isfinite(value):
+        return "+Inf" if value > 0 else ("-Inf" if value < 0 else "NaN")
+    if value == 0:
+        return "0"
+    try:
+        as32 = _unpack("<f", _pack("<f", value))[0]
+    except OverflowError:  # beyond float32: Go's float32() conversion gives an infinity
+        return "+Inf" if value > 0 else "-Inf"
+    for digits in range(1, 10):
+        text = "%.*e" % (digits - 1, as32)
+        if _unpack("<f", _pack("<f", float(text)))[0] == as32:
+            break
+    mantissa, exp = text.split("e")
+    exp = int(exp)
+    if exp < -4 or exp >= 6:  # shortest 'g' switches to %e from exponent 6 (Go's eprec)
+        if "." in mantissa:
+            mantissa = mantissa.rstrip("0").rstrip(".")
+        return "%se%s%02d" % (mantissa, "-" if exp < 0 else "+", abs(exp))
+    ndigits = len(mantissa.replace("-", "").replace(".", "").rstrip("0")) or 1
+    return "%.*f" % (max(ndigits - 1 - exp, 0), as32)
+
+
 def _go_scalar_text(value):
-    """sigs.k8s.io/yaml turns a YAML scalar into text when the Go target is a string."""
+    """sigs.k8s.io/yaml turns a YAML scalar into text when the Go target is a string (yaml.go)."""
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return _go_number_text(value)
+    if _is_int(value):
+        return str(value)
+    if isinstance(value, float):
+        return _go_float32_text(value)
     return value
 
 
@@ -234,11 +266,15 @@ class _Decoder(object):
         self.warnings.append(msg)
 
 
-def _value_type_error(path, value, gotype):
+def _value_type_error(path, value, gotype, ctx=None):
+    """A Go UnmarshalTypeError. ``ctx`` (``Struct.json.path``) is the plain struct field whose custom
+    decoder failed: encoding/json adds it to the error (addErrorContext), so upstream prints
+    ``into Go struct field Sharing.sharing.timeSlicing of type int``; without it ``into Go value of type``."""
     kind = _json_kind(value)
     if kind == "number" and gotype in ("int", "uint64"):
         kind = "number " + _go_number_text(value)
-    return _error(path, "json: cannot unmarshal %s into Go value of type %s" % (kind, gotype))
+    into = ("Go struct field %s" % ctx) if ctx else "Go value"
+    return _error(path, "json: cannot unmarshal %s into %s of type %s" % (kind, into, gotype))
 
 
 # --------------------------------------------------------------------------- names and devices
@@ -301,12 +337,12 @@ def is_device_ref(text):
     return _parse_uint(text) is not None or _is_mig_index(text) or _is_gpu_uuid(text) or _is_mig_uuid(text)
 
 
-def resource_name(value, path=""):
+def resource_name(value, path="", ctx=None):
     """NewResourceName (resources.go): add the ``nvidia.com/`` prefix, check length and format."""
     if value is None:
         value = ""  # json null into a string: no change
     if not isinstance(value, str):
-        raise _value_type_error(path, value, "string")
+        raise _value_type_error(path, value, "string", ctx)
     name = value if value.startswith(RESOURCE_PREFIX + "/") else RESOURCE_PREFIX + "/" + value
     if len(name.encode("utf-8")) > MAX_RESOURCE_NAME_LENGTH:
         raise _error(path, "fully-qualified resource name must be %d characters or less: %s"
@@ -349,21 +385,21 @@ def _devices(value, path):
     raise _error(path, "unrecognized type for devices spec: %s" % _go_json(value))
 
 
-def _go_int(value, path):
+def _go_int(value, path, ctx=None):
     """json.Unmarshal into a Go int (int64)."""
     if value is None:
         return 0  # null: no change to the zero value
     number = _as_json_int(value)
     if number is None or not _INT64_MIN <= number <= _INT64_MAX:
-        raise _value_type_error(path, value, "int")
+        raise _value_type_error(path, value, "int", ctx)
     return number
 
 
-def _go_bool(value, path):
+def _go_bool(value, path, ctx=None):
     if value is None:
         return False
     if not isinstance(value, bool):
-        raise _value_type_error(path, value, "bool")
+        raise _value_type_error(path, value, "bool", ctx)
     return value
 
 
@@ -456,9 +492,16 @@ def _find_field(fields, key):
     return None
 
 
-def _decode_struct(dec, obj, struct, fields, target, path, field_path):
-    """Decode a plain Go struct (keys match case-insensitively, unknown keys are ignored)."""
-    for key, value in obj.items():
+def _decode_struct(dec, obj, struct, fields, target, path, field_path, texts=True):
+    """Decode a plain Go struct (keys match case-insensitively, unknown keys are ignored).
+
+    Keys are read in sorted order: sigs.k8s.io/yaml re-marshals the YAML map, so encoding/json
+    sees them sorted (the first error, and the last of two spellings of one key, follow that).
+    ``texts``: a YAML number or bool given for a string field becomes its text. sigs.k8s.io/yaml
+    does that only for fields it finds by name; under ``flags`` it finds the embedded
+    CommandLineFlags instead of the field, so there the number stays a number (a Go type error).
+    """
+    for key, value in sorted(obj.items(), key=lambda item: str(item[0])):
         key = str(key)
         field = _find_field(fields, key)
         key_path = _join(path, key)
@@ -471,7 +514,7 @@ def _decode_struct(dec, obj, struct, fields, target, path, field_path):
             if value is None and field.pointer:
                 target.pop(field.name, None)
                 continue
-            target[field.name] = _decode_replicated(dec, value, key_path, field.name)
+            target[field.name] = _decode_replicated(dec, value, key_path, field.name, "%s.%s" % (struct, fpath))
             continue
         if value is None:
             if field.pointer:
@@ -485,10 +528,12 @@ def _decode_struct(dec, obj, struct, fields, target, path, field_path):
             sub_target = target.get(field.name)
             if not isinstance(sub_target, dict):
                 sub_target = {}
-            _decode_struct(dec, value, sub_struct, sub_fields, sub_target, key_path, fpath)
+            sub_path = _join(fpath, field.embedded) if field.embedded else fpath
+            _decode_struct(dec, value, sub_struct, sub_fields, sub_target, key_path, sub_path,
+                           texts and not field.embedded)
             target[field.name] = sub_target
         elif field.kind == "string":
-            if isinstance(value, (dict, list, tuple)):
+            if isinstance(value, (dict, list, tuple)) or (not texts and not isinstance(value, str)):
                 dec.defer_type_error(key_path, struct, fpath, _json_kind(value), field.gotype)
                 continue
             target[field.name] = _go_scalar_text(value)
@@ -527,7 +572,8 @@ def _decode_struct(dec, obj, struct, fields, target, path, field_path):
             if not isinstance(value, (list, tuple)):
                 dec.defer_type_error(key_path, struct, fpath, _json_kind(value), field.gotype)
                 continue
-            target[field.name] = [_decode_resource(item, "%s[%d]" % (key_path, i)) for i, item in enumerate(value)]
+            ctx = "%s.%s" % (struct, fpath)
+            target[field.name] = [_decode_resource(item, "%s[%d]" % (key_path, i), ctx) for i, item in enumerate(value)]
 
 
 def _warn_unknown_keys(dec, obj, known, path):
@@ -541,12 +587,12 @@ def _warn_unknown_keys(dec, obj, known, path):
         dec.warn("%s: unknown key, upstream ignores it%s" % (_join(path, str(key)), hint))
 
 
-def _decode_resource(obj, path):
+def _decode_resource(obj, path, ctx=None):
     """Resource.UnmarshalJSON (resources.go): pattern + name, both required."""
     if obj is None:
         obj = {}
     if not isinstance(obj, dict):
-        raise _value_type_error(path, obj, "map[string]json.RawMessage")
+        raise _value_type_error(path, obj, "map[string]json.RawMessage", ctx)
     if "pattern" not in obj:
         raise _error(path, "resources must have a 'pattern' field set")
     if "name" not in obj:
@@ -555,21 +601,21 @@ def _decode_resource(obj, path):
     if pattern is None:
         pattern = ""
     if not isinstance(pattern, str):
-        raise _value_type_error(_join(path, "pattern"), pattern, "v1.ResourcePattern")
-    return {"pattern": pattern, "name": resource_name(obj["name"], _join(path, "name"))}
+        raise _value_type_error(_join(path, "pattern"), pattern, "v1.ResourcePattern", ctx)
+    return {"pattern": pattern, "name": resource_name(obj["name"], _join(path, "name"), ctx)}
 
 
-def _decode_replicated(dec, obj, path, block):
-    """ReplicatedResources.UnmarshalJSON (replicas.go)."""
+def _decode_replicated(dec, obj, path, block, ctx=None):
+    """ReplicatedResources.UnmarshalJSON (replicas.go); ``ctx`` names the field for type errors."""
     if obj is None:
         obj = {}  # json null into a map: nil map, so every key is absent
     if not isinstance(obj, dict):
-        raise _value_type_error(path, obj, "map[string]json.RawMessage")
+        raise _value_type_error(path, obj, "map[string]json.RawMessage", ctx)
     out = {}
-    out["renameByDefault"] = _go_bool(obj.get("renameByDefault"), _join(path, "renameByDefault"))
+    out["renameByDefault"] = _go_bool(obj.get("renameByDefault"), _join(path, "renameByDefault"), ctx)
     if "failRequestsGreaterThanOne" in obj and obj["failRequestsGreaterThanOne"] is not None:
         out["failRequestsGreaterThanOne"] = _go_bool(
-            obj["failRequestsGreaterThanOne"], _join(path, "failRequestsGreaterThanOne"))
+            obj["failRequestsGreaterThanOne"], _join(path, "failRequestsGreaterThanOne"), ctx)
     if "resources" not in obj or obj["resources"] is None:
         hint = ""
         if "replicas" in obj:
@@ -577,8 +623,8 @@ def _decode_replicated(dec, obj, path, block):
         raise _error(path, "no resources specified" + hint)
     resources = obj["resources"]
     if not isinstance(resources, (list, tuple)):
-        raise _value_type_error(_join(path, "resources"), resources, "[]v1.ReplicatedResource")
-    entries = [_decode_replicated_resource(dec, item, "%s.resources[%d]" % (path, i))
+        raise _value_type_error(_join(path, "resources"), resources, "[]v1.ReplicatedResource", ctx)
+    entries = [_decode_replicated_resource(dec, item, "%s.resources[%d]" % (path, i), ctx)
                for i, item in enumerate(resources)]
     if not entries:
         raise _error(_join(path, "resources"), "no resources specified")
@@ -591,24 +637,24 @@ def _decode_replicated(dec, obj, path, block):
     return out
 
 
-def _decode_replicated_resource(dec, obj, path):
+def _decode_replicated_resource(dec, obj, path, ctx=None):
     """ReplicatedResource.UnmarshalJSON (replicas.go): name, devices, replicas, rename in that order."""
     if obj is None:
         obj = {}
     if not isinstance(obj, dict):
-        raise _value_type_error(path, obj, "map[string]json.RawMessage")
+        raise _value_type_error(path, obj, "map[string]json.RawMessage", ctx)
     if "name" not in obj:
         raise _error(path, "no resource name specified")
-    name = resource_name(obj["name"], _join(path, "name"))
+    name = resource_name(obj["name"], _join(path, "name"), ctx)
     devices = _devices(obj["devices"], _join(path, "devices")) if "devices" in obj else "all"
     if "replicas" not in obj:
         raise _error(path, "no replicas specified")
-    replicas = _go_int(obj["replicas"], _join(path, "replicas"))
+    replicas = _go_int(obj["replicas"], _join(path, "replicas"), ctx)
     if replicas < 2:
         raise _error(path, "number of replicas must be >= 2")
     entry = {"name": name}
     if "rename" in obj:
-        entry["rename"] = resource_name(obj["rename"], _join(path, "rename"))
+        entry["rename"] = resource_name(obj["rename"], _join(path, "rename"), ctx)
     entry["devices"] = devices
     entry["replicas"] = replicas
     _warn_unknown_keys(dec, obj, _REPLICATED_RESOURCE_KEYS, path)
