@@ -305,7 +305,8 @@ def join_plan(i, files=None):
     arch = get("architecture")
     if arch not in K3S_ARCH:
         problems.append("%s is %s; k3s publishes binaries for %s"
-                        % (get("inventory_hostname"), arch, ", ".join(K3S_ARCH)))
+                        % (get("inventory_hostname"), arch or "of an unknown architecture (no facts)",
+                           ", ".join(K3S_ARCH)))
     else:
         plan["k3s_asset"] = "k3s" + K3S_ARCH[arch][1]
         plan["k3s_sumfile"] = "sha256sum-%s.txt" % K3S_ARCH[arch][0]
