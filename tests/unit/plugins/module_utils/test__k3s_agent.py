@@ -30,6 +30,10 @@ def test_config_yaml_reads_back_as_the_same_data(config):
     assert yaml.safe_load(text) == config
     assert list(yaml.safe_load(text)) == list(config)  # order kept
     assert agent.config_yaml(config) == text  # byte-stable
+    # k3s's flag names stay plain keys (what a reader of the file expects); YAML's words are quoted
+    assert "\nserver: " in text and "\n\"yes\": " not in text.replace('"yes": "no"', "")
+    if "yes" in config:
+        assert '\n"yes": "no"\n' in text
 
 
 def test_unit_runs_the_binary_as_agent_with_nothing_secret():
