@@ -102,7 +102,10 @@ def test_record_keeps_what_the_role_added_and_compares_as_data():
 
 def test_missing_parents_outermost_first():
     exists = {"/etc": True}
-    state = lambda d: {"exists": exists.get(d, False)}  # noqa: E731
+
+    def state(directory):
+        return {"exists": exists.get(directory, False)}
+
     assert agent.missing_parents([agent.CONFIG_PATH, agent.TOKEN_PATH, "/etc/x.conf"], state) == [
         "/etc/rancher", "/etc/rancher/k3s"]
 
