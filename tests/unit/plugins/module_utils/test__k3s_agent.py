@@ -143,7 +143,10 @@ def test_write_file_is_atomic_with_the_final_mode_from_the_start(tmp_path, monke
 
 
 def test_write_file_leaves_nothing_behind_when_it_fails(tmp_path, monkeypatch):
-    monkeypatch.setattr(agent.os, "replace", lambda src, dst: (_ for _ in ()).throw(OSError("disk full")))
+    def replace(src, dst):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(agent.os, "replace", replace)
     with pytest.raises(OSError, match="disk full"):
         agent.write_file(str(tmp_path / "config.yaml"), "x", 0o600, os.getuid(), os.getgid())
     assert os.listdir(str(tmp_path)) == []
