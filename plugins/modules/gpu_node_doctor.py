@@ -206,15 +206,12 @@ from ansible.module_utils.common.locale import get_best_parsable_locale
 from ansible_collections.homelab.gpu_node.plugins.module_utils._doctor import (
     ENGINE_UNITS,
     K3S_CONFIG,
-    MICROK8S_ARGS,
     MICROK8S_CONFIG,
-    RUNTIME_BINARY,
     choose_engine,
     containerd_view,
     diagnose_node,
     docker_view,
     engine_files,
-    merge_containerd,
 )
 from ansible_collections.homelab.gpu_node.plugins.module_utils._errors import GpuNodeError, NvidiaSmiError
 from ansible_collections.homelab.gpu_node.plugins.module_utils._nvidia_smi import (
@@ -234,8 +231,11 @@ from ansible_collections.homelab.gpu_node.plugins.module_utils._service_state im
 )
 from ansible_collections.homelab.gpu_node.plugins.module_utils._runtime_config import (
     HAS_TOML,
+    MICROK8S_ARGS,
+    RUNTIME_BINARY,
     TOML_INSTALL_HINT,
     containerd_import_order,
+    merge_imported,
     parse_toml,
 )
 
@@ -371,7 +371,7 @@ def _read_file_config(module, engine_info, path):
     for other in containerd_import_order(path, main_text, glob.glob):
         if _exists(other):
             imported.append(parse_toml(_read(other), other))
-    return merge_containerd(main, imported)
+    return merge_imported(main, imported)
 
 
 def probe_engine(module):

@@ -4,7 +4,7 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Tests for plugins/filter/doctor_device_plugins.py, doctor_report.py and doctor_tables.py.
 
-The logic is tested in tests/unit/plugins/module_utils/test__doctor.py; these tests cover the
+The logic is tested in tests/unit/plugins/plugin_utils/test__doctor_cluster.py; these tests cover the
 filter layer: input checks, plain-data conversion, the YAML parser handed to the logic. The
 filters inside the real playbook run in molecule/doctor_healthy_and_broken_nodes (against an
 EMULATED read-only API).
@@ -19,7 +19,7 @@ from ansible.errors import AnsibleFilterError
 from ansible_collections.homelab.gpu_node.plugins.filter import doctor_device_plugins as dp_filter
 from ansible_collections.homelab.gpu_node.plugins.filter import doctor_report as report_filter
 from ansible_collections.homelab.gpu_node.plugins.filter import doctor_tables as tables_filter
-from ansible_collections.homelab.gpu_node.tests.unit.plugins.module_utils import test__doctor as cases
+from ansible_collections.homelab.gpu_node.tests.unit.plugins.plugin_utils import test__doctor_cluster as cases
 
 
 def test_filter_maps():

@@ -244,3 +244,27 @@ def test_engine_none_and_nvidia_smi_path_missing(node):
     assert statuses(result)["engine_runtime"] == "skip"
     assert "/opt/nvidia-smi does not exist" in by_id(result, "nvidia_smi")["detail"]
     assert node.calls == []
+
+
+def _module_utils_closure(path, seen=None):
+    """module_utils files Ansible ships with a module: its imports of module_utils, recursively."""
+    import ast
+    seen = set() if seen is None else seen
+    with open(path) as handle:
+        tree = ast.parse(handle.read())
+    base = os.path.join(os.path.dirname(os.path.dirname(gpu_node_doctor.__file__)), "module_utils")
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module and ".plugins." in node.module:
+            assert ".plugins.module_utils." in node.module, "%s imports %s" % (path, node.module)
+            name = node.module.rsplit(".", 1)[1]
+            if name not in seen:
+                seen.add(name)
+                _module_utils_closure(os.path.join(base, name + ".py"), seen)
+    return seen
+
+
+def test_node_side_ships_no_cluster_code():
+    """The doctor's cluster checks, report and tables run on the controller (plugin_utils): the
+    module ships the node checks, nvidia-smi parsing, service state and the runtime config paths only."""
+    shipped = _module_utils_closure(gpu_node_doctor.__file__)
+    assert shipped == {"_doctor", "_errors", "_nvidia_smi", "_runtime_config", "_service_state"}
