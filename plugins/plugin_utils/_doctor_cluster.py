@@ -197,6 +197,18 @@ def find_device_plugins(daemonsets):
     return sorted(found, key=lambda p: (p["namespace"], p["name"]))
 
 
+def plugin_reads(plugins):
+    """What to read next for each device plugin: its config ConfigMap (when it has one) and its
+    namespace's warning events about pods, as ``kubernetes.core.k8s_info`` parameters."""
+    out = []
+    for plugin in plugins or []:
+        if plugin.get("config_map"):
+            out.append({"kind": "ConfigMap", "namespace": plugin["namespace"], "name": plugin["config_map"]})
+        out.append({"kind": "Event", "namespace": plugin["namespace"],
+                    "field_selectors": ["involvedObject.kind=Pod", "type=Warning"]})
+    return out
+
+
 # --------------------------------------------------------------------------- scheduling rules
 
 

@@ -65,3 +65,17 @@ def test_tables_filter_errors():
         tables_filter.doctor_tables({}, "wide")
     with pytest.raises(AnsibleFilterError, match="not a doctor_report"):
         tables_filter.doctor_tables({"cluster": {}, "nodes": {"h": {}}})
+
+
+def test_plugin_reads_filter():
+    from ansible_collections.homelab.gpu_node.plugins.filter import doctor_plugin_reads as reads_filter
+    plugins = dp_filter.doctor_device_plugins([cases.plugin_ds()])
+    assert reads_filter.doctor_plugin_reads(plugins) == [
+        {"kind": "ConfigMap", "namespace": cases.NS, "name": cases.CM},
+        {"kind": "Event", "namespace": cases.NS, "field_selectors": ["involvedObject.kind=Pod", "type=Warning"]}]
+    no_cm = dict(plugins[0], config_map="")
+    assert [r["kind"] for r in reads_filter.doctor_plugin_reads([no_cm])] == ["Event"]
+    assert reads_filter.doctor_plugin_reads(None) == []
+    with pytest.raises(AnsibleFilterError, match="expects the list"):
+        reads_filter.doctor_plugin_reads("nope")
+    assert set(reads_filter.FilterModule().filters()) == {"doctor_plugin_reads"}
