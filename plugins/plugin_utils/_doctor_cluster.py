@@ -51,6 +51,26 @@ CLUSTER_NODE_CHECK_IDS = ("k8s_node", "plugin_pod", "plugin_tolerations", "plugi
                           "plugin_config", "capacity", "gpu_pods_runtime")
 CLUSTER_CHECK_IDS = ("kube_api", "runtime_class", "device_plugin", "pending_gpu_pods")
 
+#: The report file's schema (docs/doctor-report.schema.json); the version grows only with
+#: incompatible changes (a field removed or its meaning changed); new fields keep it.
+REPORT_SCHEMA = "homelab.gpu_node/doctor-report"
+REPORT_SCHEMA_VERSION = 1
+#: Exit codes for scripts (the report's exit_code): healthy, problems found, could not check.
+EXIT_HEALTHY, EXIT_PROBLEMS, EXIT_NOT_CHECKED = 0, 1, 2
+#: Each check's layer of the stack, from the bottom: where to start fixing.
+LAYERS = (
+    ("connection", ("doctor_module", "kube_api")),
+    ("driver", ("nvidia_smi", "driver_mismatch", "device_nodes")),
+    ("toolkit", ("container_runtime",)),
+    ("engine", ("engine_runtime", "engine_running", "default_runtime")),
+    ("node", ("k8s_node",)),
+    ("runtime_class", ("runtime_class", "runtime_handler", "plugin_runtime")),
+    ("device_plugin", ("device_plugin", "plugin_pod", "plugin_tolerations", "plugin_config")),
+    ("allocatable", ("capacity",)),
+    ("pods", ("gpu_pods_runtime", "pending_gpu_pods")),
+)
+_LAYER_OF = dict((check_id, layer) for layer, ids in LAYERS for check_id in ids)
+
 GPU_RESOURCE_PREFIX = "nvidia.com/"
 #: Taints the DaemonSet controller tolerates by itself (pkg/controller/daemon/util).
 DAEMONSET_AUTO_TOLERATED = (
@@ -838,6 +858,11 @@ def _check_pending(objects):
     return check("pending_gpu_pods", FAIL, "%s Pending: %s" % (_plural(len(pending), "GPU pod"), "; ".join(parts)), fix)
 
 
+def with_layers(checks):
+    """Copies of the check rows, each with its ``layer`` (see :data:`LAYERS`)."""
+    return [dict(item, layer=_LAYER_OF.get(item["id"], "other")) for item in checks]
+
+
 def build_report(node_inputs, objects, options):
     """The whole doctor report.
 
@@ -894,12 +919,33 @@ def build_report(node_inputs, objects, options):
     for entry in nodes.values():
         for status in STATUSES:
             total[status] += entry["summary"][status]
+    not_checked = []
+    if not available and mode == "always":
+        not_checked.append("cluster: %s" % cluster_checks[0]["detail"])
+    for host in sorted(nodes):
+        for item in nodes[host]["checks"]:
+            if item["id"] == "doctor_module":
+                not_checked.append("%s: %s" % (host, item["detail"]))
+    if not_checked:
+        status, exit_code = "not_checked", EXIT_NOT_CHECKED
+    elif total[FAIL]:
+        status, exit_code = "problems", EXIT_PROBLEMS
+    else:
+        status, exit_code = "healthy", EXIT_HEALTHY
+    cluster_checks = with_layers(cluster_checks)
+    for entry in nodes.values():
+        entry["checks"] = with_layers(entry["checks"])
     report = {
+        "schema": REPORT_SCHEMA,
+        "schema_version": REPORT_SCHEMA_VERSION,
+        "status": status,
+        "exit_code": exit_code,
         "ok": total[FAIL] == 0,
         "summary": total,
         "cluster": {"checked": available, "api_host": objects.get("api_host"), "checks": cluster_checks,
                     "summary": cluster_summary},
         "nodes": nodes,
+        "not_checked": not_checked,
     }
     report["problems"] = problems(report)
     return report

@@ -14,6 +14,10 @@ manager: molecule/doctor_healthy_and_broken_nodes.
 
 from __future__ import annotations
 
+import copy
+import json
+import os
+
 import pytest
 import yaml
 
@@ -461,12 +465,18 @@ def test_cluster_unreachable_modes(smi_capture):
                                             "No configuration found.\nmore"}
     rep = report(inputs, objects)
     assert rep["cluster"]["checked"] is False
-    assert rep["cluster"]["checks"] == [doctor.check(
+    assert rep["cluster"]["checks"] == [dict(doctor.check(
         "kube_api", "skip", "cluster checks skipped: Could not create API client: Invalid kube-config file. "
-        "No configuration found.", rep["cluster"]["checks"][0]["fix"])]
+        "No configuration found.", rep["cluster"]["checks"][0]["fix"]), layer="connection")]
     assert [c["id"] for c in rep["nodes"]["gpu-a"]["checks"]] == list(node_doctor.NODE_CHECK_IDS)
     assert rep["ok"] is True
-    assert report(inputs, objects, cluster="always")["cluster"]["checks"][0]["status"] == "fail"
+    # auto: the cluster was not required, the nodes are healthy -> exit 0
+    assert (rep["status"], rep["exit_code"], rep["not_checked"]) == ("healthy", 0, [])
+    always = report(inputs, objects, cluster="always")
+    assert always["cluster"]["checks"][0]["status"] == "fail"
+    assert (always["status"], always["exit_code"]) == ("not_checked", 2)
+    assert always["not_checked"] == ["cluster: cluster checks skipped: Could not create API client: Invalid "
+                                     "kube-config file. No configuration found."]
     never = report(inputs, {"available": True, "nodes": []}, cluster="never")
     assert never["cluster"]["checks"][0]["detail"] == "cluster checks skipped: doctor_cluster=never"
 
@@ -524,3 +534,35 @@ def test_to_plain_and_gpu_requests():
                                    {"resources": {"requests": {"nvidia.com/gpu.shared": "2"}}}],
                     "initContainers": [{"resources": {"limits": {"nvidia.com/gpu": "3"}}}]}}
     assert doctor.gpu_requests(pod) == {"nvidia.com/gpu": 3, "nvidia.com/gpu.shared": 2}
+
+
+SCHEMA = os.path.join(os.path.dirname(__file__), "..", "..", "..", "..", "docs", "doctor-report.schema.json")
+
+
+def test_report_schema_status_exit_code_and_layers(smi_capture):
+    """The report file's contract: docs/doctor-report.schema.json validates every report shape
+    (healthy, problems, not checked), and exit_code follows status."""
+    jsonschema = pytest.importorskip("jsonschema")
+    with open(SCHEMA) as handle:
+        schema = json.load(handle)
+    jsonschema.Draft202012Validator.check_schema(schema)
+    inputs, objects = world(smi_capture)
+    healthy = report(inputs, objects)
+    broken_objects = copy.deepcopy(objects)
+    broken_objects["runtime_classes"] = []
+    problems_found = report(inputs, broken_objects)
+    unreachable = report(inputs + [{"host": "asleep", "unreachable": True, "msg": "ssh: connect timed out"}], objects)
+    assert [(r["status"], r["exit_code"]) for r in (healthy, problems_found, unreachable)] == [
+        ("healthy", 0), ("problems", 1), ("not_checked", 2)]
+    assert unreachable["not_checked"] == ["asleep: unreachable: ssh: connect timed out"]
+    for rep in (healthy, problems_found, unreachable):
+        jsonschema.validate(json.loads(json.dumps(rep)), schema)
+        assert rep["schema"] == "homelab.gpu_node/doctor-report" and rep["schema_version"] == 1
+    layers = dict((c["id"], c["layer"]) for c in healthy["nodes"]["gpu-a"]["checks"] + healthy["cluster"]["checks"])
+    assert layers["nvidia_smi"] == "driver" and layers["capacity"] == "allocatable"
+    assert "other" not in layers.values()
+    # a report missing a required field does not validate (the schema is not a rubber stamp)
+    bad = copy.deepcopy(healthy)
+    del bad["nodes"]["gpu-a"]["checks"][0]["fix"]
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(bad, schema)
