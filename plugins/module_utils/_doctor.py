@@ -68,7 +68,11 @@ ENGINE_UNITS = {
 }
 
 NODE_CHECK_IDS = ("nvidia_smi", "driver_mismatch", "device_nodes", "container_runtime", "engine_runtime",
-                  "engine_running", "default_runtime")
+                  "engine_running", "default_runtime", "daemon_reload")
+#: The Windows driver's NVML inside WSL 2: what nvidia-smi and the device plugin load there.
+WSL_NVML = posixpath.join(posixpath.dirname(WSL_NVIDIA_SMI), "libnvidia-ml.so.1")
+#: Toolkit issue about GPU containers that lose their devices on 'systemctl daemon-reload'.
+DAEMON_RELOAD_ISSUE = "https://github.com/NVIDIA/nvidia-container-toolkit/issues/48"
 
 
 def check(check_id, status, detail, fix=""):
@@ -154,7 +158,8 @@ def containerd_view(data, source):
         table = table if isinstance(table, dict) else {}
         options = table.get("options") if isinstance(table.get("options"), dict) else {}
         binary = options.get("BinaryName") or table.get("runtime_engine") or None
-        runtimes[name] = {"type": table.get("runtime_type") or "", "binary": binary}
+        runtimes[name] = {"type": table.get("runtime_type") or "", "binary": binary,
+                          "systemd_cgroup": bool(options.get("SystemdCgroup"))}
     imports = data.get("imports") if isinstance(data.get("imports"), list) else []
     return {
         "source": source,
@@ -171,7 +176,8 @@ def docker_view(info, source="docker info"):
     runtimes = {}
     for name, table in sorted((info.get("Runtimes") or {}).items()):
         table = table if isinstance(table, dict) else {}
-        runtimes[name] = {"type": "docker", "binary": table.get("path") or None}
+        runtimes[name] = {"type": "docker", "binary": table.get("path") or None,
+                          "systemd_cgroup": info.get("CgroupDriver") == "systemd"}
     return {"source": source, "version": None, "runtimes": runtimes, "default": info.get("DefaultRuntime") or "runc",
             "cdi": False, "files": [DOCKER_CONFIG]}
 
@@ -260,12 +266,19 @@ def _check_device_nodes(probe, facts):
     chars = set(devices.get("char") or [])
     others = set(devices.get("other") or [])
     if probe.get("wsl"):
-        if "dxg" in chars:
-            return check("device_nodes", PASS, "/dev/dxg present (WSL 2 GPU paravirtualisation)")
-        detail = "/dev/dxg is not a character device" if "dxg" in others else "/dev/dxg missing"
-        return check("device_nodes", FAIL, detail,
-                     "update WSL ('wsl --update') and the Windows NVIDIA driver, then 'wsl --shutdown'; a WSL 1 "
-                     "distro has no GPU: 'wsl --set-version <distro> 2'")
+        nvml = devices.get("wsl_nvml")
+        missing = []
+        if "dxg" not in chars:
+            missing.append("/dev/dxg is not a character device" if "dxg" in others else "/dev/dxg missing")
+        if nvml is False:
+            missing.append("%s missing (the Windows driver's NVML, which nvidia-smi and the device plugin load)"
+                           % WSL_NVML)
+        if missing:
+            return check("device_nodes", FAIL, "; ".join(missing),
+                         "update WSL ('wsl --update') and the Windows NVIDIA driver, then 'wsl --shutdown'; a WSL 1 "
+                         "distro has no GPU: 'wsl --set-version <distro> 2'")
+        return check("device_nodes", PASS, "/dev/dxg present (WSL 2 GPU paravirtualisation)%s"
+                     % (", %s present" % WSL_NVML if nvml else ""))
     count = (facts or {}).get("count") or 0
     gpu_nodes = sorted(n for n in chars if re.match(r"^nvidia\d+$", n))
     missing = [n for n in ("nvidiactl",) if n not in chars]
@@ -344,9 +357,18 @@ def _check_engine_runtime(probe):
     runtimes = view.get("runtimes") or {}
     where = "%s via %s" % (name, view.get("source") or "?")
     if runtime_name not in runtimes:
-        return check("engine_runtime", FAIL, "no runtime %s in %s (runtimes: %s)"
-                     % (runtime_name, where, ", ".join(sorted(runtimes)) or "none"),
-                     register_fix(name, runtime_name, engine.get("service")))
+        detail = "no runtime %s in %s (runtimes: %s)" % (runtime_name, where, ", ".join(sorted(runtimes)) or "none")
+        started = (engine.get("service") or {}).get("started")
+        installed = probe.get("runtime_binary_mtime")
+        if name == "k3s" and probe.get("runtime_binary") and started is not None and installed is not None \
+                and installed > started:
+            unit = (engine.get("service") or {}).get("unit") or "k3s"
+            return check("engine_runtime", FAIL, "%s: %s started %s, before %s was installed (%s), so k3s did not "
+                         "find it when it wrote its containerd config" % (detail, unit, _iso(started),
+                                                                          probe["runtime_binary"], _iso(installed)),
+                         "%s: k3s looks for %s at every start and adds runtime %s"
+                         % (_restart_cmd(name, engine.get("service")), RUNTIME_BINARY, runtime_name))
+        return check("engine_runtime", FAIL, detail, register_fix(name, runtime_name, engine.get("service")))
     binary = runtimes[runtime_name].get("binary")
     if not binary:
         return check("engine_runtime", FAIL, "runtime %s in %s has no BinaryName: it runs plain runc" % (runtime_name, where),
@@ -417,6 +439,40 @@ def _check_default_runtime(probe):
                  % (default, runtime_name))
 
 
+def _check_daemon_reload(probe):
+    """GPU containers that lose their devices on 'systemctl daemon-reload' ("Failed to initialize NVML:
+    Unknown Error"): runc with the systemd cgroup driver re-applies device rules by /dev/char paths,
+    which the NVIDIA device nodes lack unless links are made; CDI does not depend on them."""
+    engine = probe.get("engine") or {}
+    view = engine.get("view") or {}
+    runtime_name = probe.get("runtime_name") or RUNTIME_NAME
+    runtime = (view.get("runtimes") or {}).get(runtime_name)
+    if probe.get("wsl"):
+        return check("daemon_reload", SKIP, "WSL 2: GPU access goes through /dev/dxg, not device cgroup rules")
+    if runtime is None:
+        return check("daemon_reload", SKIP, "no runtime %s (see engine_runtime)" % runtime_name)
+    if view.get("cdi"):
+        return check("daemon_reload", PASS, "CDI is enabled in %s: devices do not depend on /dev/char links" % engine.get("name"))
+    if not runtime.get("systemd_cgroup"):
+        return check("daemon_reload", PASS, "runtime %s uses the cgroupfs driver: a daemon-reload leaves its device "
+                     "rules alone" % runtime_name)
+    devices = probe.get("devices") or {}
+    links = devices.get("char_links") or {}
+    gpu_nodes = sorted(n for n in devices.get("char") or [] if n == "nvidiactl" or n == "nvidia-uvm" or re.match(r"^nvidia\d+$", n))
+    missing = [n for n in gpu_nodes if not links.get(n)]
+    if not gpu_nodes:
+        return check("daemon_reload", SKIP, "no NVIDIA device nodes (see device_nodes)")
+    if missing:
+        return check("daemon_reload", FAIL, "runtime %s uses SystemdCgroup = true and /dev/char has no link to /dev/%s: "
+                     "after 'systemctl daemon-reload' running GPU containers lose the GPU ('Failed to initialize NVML: "
+                     "Unknown Error')" % (runtime_name, ", /dev/".join(missing)),
+                     "use CDI (gpu_runtime_cdi: true, device plugin deviceListStrategy cdi-cri), or create the links: "
+                     "nvidia-ctk system create-dev-char-symlinks --create-all (and its udev rule); see %s"
+                     % DAEMON_RELOAD_ISSUE)
+    return check("daemon_reload", PASS, "runtime %s uses SystemdCgroup = true and /dev/char links /dev/%s"
+                 % (runtime_name, ", /dev/".join(gpu_nodes)))
+
+
 def diagnose_node(probe):
     """Checks for one node from its probes.
 
@@ -436,6 +492,7 @@ def diagnose_node(probe):
         _check_engine_runtime(probe),
         _check_engine_running(probe),
         _check_default_runtime(probe),
+        _check_daemon_reload(probe),
     ]
     engine = probe.get("engine") or {}
     view = engine.get("view") or {}

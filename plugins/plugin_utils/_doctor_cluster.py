@@ -62,7 +62,7 @@ LAYERS = (
     ("connection", ("doctor_module", "kube_api")),
     ("driver", ("nvidia_smi", "driver_mismatch", "device_nodes")),
     ("toolkit", ("container_runtime",)),
-    ("engine", ("engine_runtime", "engine_running", "default_runtime")),
+    ("engine", ("engine_runtime", "engine_running", "default_runtime", "daemon_reload")),
     ("node", ("k8s_node",)),
     ("runtime_class", ("runtime_class", "runtime_handler", "plugin_runtime")),
     ("device_plugin", ("device_plugin", "plugin_pod", "plugin_tolerations", "plugin_config")),

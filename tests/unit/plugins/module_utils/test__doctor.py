@@ -15,7 +15,6 @@ import copy
 import os
 
 import pytest
-import yaml
 
 from ansible_collections.homelab.gpu_node.plugins.module_utils import _doctor as doctor
 from ansible_collections.homelab.gpu_node.plugins.module_utils import _service_state as svc
@@ -90,7 +89,7 @@ def test_healthy_bare_metal_node_passes_everything(smi_capture):
     result = doctor.diagnose_node(healthy_probe(smi_capture))
     assert [c["id"] for c in result["checks"]] == list(doctor.NODE_CHECK_IDS)
     assert set(statuses(result["checks"]).values()) == {"pass"}, result["checks"]
-    assert result["ok"] is True and result["summary"] == {"pass": 7, "fail": 0, "skip": 0}
+    assert result["ok"] is True and result["summary"] == {"pass": 8, "fail": 0, "skip": 0}
     assert all(c["fix"] == "" for c in result["checks"])
     assert result["nvidia"]["gpus"][0]["compute_capability"] == "8.9"  # CSV merged
     assert result["node"] == {"hostname": "gpu-node", "wsl": False, "engine": "containerd",
@@ -217,14 +216,15 @@ def test_k3s_without_nvidia_runtime_says_restart_k3s(smi_capture):
     assert item["fix"].endswith("systemctl restart k3s-agent")
 
 
-@pytest.mark.parametrize("fixture, version", [
-    ("k3s-v2-generated-config.toml", 2),
-    ("k3s-v3-generated-config.toml", 3),
+@pytest.mark.parametrize("fixture, version, systemd", [
+    ("k3s-v2-generated-config.toml", 2, False),
+    ("k3s-v3-generated-config.toml", 3, True),
 ], ids=["v2", "v3"])
-def test_k3s_generated_configs_have_nvidia(fixture, version):
+def test_k3s_generated_configs_have_nvidia(fixture, version, systemd):
     view = doctor.containerd_view(toml_fixture(fixture), doctor.K3S_CONFIG)
     assert view["version"] == version
-    assert view["runtimes"]["nvidia"] == {"type": "io.containerd.runc.v2", "binary": "/usr/bin/nvidia-container-runtime"}
+    assert view["runtimes"]["nvidia"] == {"type": "io.containerd.runc.v2", "binary": "/usr/bin/nvidia-container-runtime",
+                                          "systemd_cgroup": systemd}
 
 
 def test_containerd_v3_default_config():
@@ -342,3 +342,79 @@ def test_engine_files():
     assert doctor.engine_files("containerd", view) == view["files"]
     assert doctor.engine_files("containerd", None) == ["/etc/containerd/config.toml"]
     assert "/etc/rancher/k3s/config.yaml" in doctor.engine_files("k3s", None)
+
+
+# =========================================================================== doctor v2 (user pain points)
+
+
+def test_wsl_without_windows_nvml(smi_capture):
+    """WSL 2 with /dev/dxg but without the Windows driver's libnvidia-ml.so.1 (users' 'NVML not found')."""
+    probe = healthy_probe(smi_capture, wsl=True)
+    probe["devices"]["wsl_nvml"] = False
+    item = by_id(doctor.diagnose_node(probe)["checks"], "device_nodes")
+    assert item["status"] == "fail"
+    assert item["detail"] == ("/usr/lib/wsl/lib/libnvidia-ml.so.1 missing (the Windows driver's NVML, which nvidia-smi "
+                              "and the device plugin load)")
+    assert "wsl --update" in item["fix"]
+    probe["devices"] = {"char": [], "other": [], "wsl_nvml": False}
+    assert by_id(doctor.diagnose_node(probe)["checks"], "device_nodes")["detail"].startswith("/dev/dxg missing; ")
+    probe["devices"] = {"char": ["dxg"], "other": [], "wsl_nvml": True}
+    item = by_id(doctor.diagnose_node(probe)["checks"], "device_nodes")
+    assert (item["status"], item["detail"]) == ("pass", "/dev/dxg present (WSL 2 GPU paravirtualisation), "
+                                                        "/usr/lib/wsl/lib/libnvidia-ml.so.1 present")
+
+
+def k3s_probe_without_nvidia(smi_capture, started, installed):
+    probe = healthy_probe(smi_capture)
+    data = toml_fixture("k3s-v3-generated-config.toml")
+    view = doctor.containerd_view(data, doctor.K3S_CONFIG)
+    view["runtimes"].pop("nvidia", None)
+    probe["engine"].update(name="k3s", source=doctor.K3S_CONFIG, view=view,
+                           service={"unit": "k3s-agent.service", "active": "active", "sub": "running", "started": started})
+    probe["runtime_binary_mtime"] = installed
+    return probe
+
+
+def test_k3s_started_before_the_toolkit(smi_capture):
+    """k3s writes its containerd config at start with runtime nvidia only when the toolkit is there."""
+    item = by_id(doctor.diagnose_node(k3s_probe_without_nvidia(smi_capture, 1000.0, 2000.0))["checks"], "engine_runtime")
+    assert item["status"] == "fail"
+    assert ("k3s-agent.service started 1970-01-01 00:16:40Z, before /usr/bin/nvidia-container-runtime was installed "
+            "(1970-01-01 00:33:20Z)") in item["detail"]
+    assert item["fix"].startswith("systemctl restart k3s-agent: k3s looks for nvidia-container-runtime at every start")
+    # the toolkit was there before k3s started: another cause, the general advice
+    item = by_id(doctor.diagnose_node(k3s_probe_without_nvidia(smi_capture, 3000.0, 2000.0))["checks"], "engine_runtime")
+    assert "before" not in item["detail"]
+    assert item["fix"].startswith("k3s registers runtime nvidia only if nvidia-container-runtime exists")
+
+
+@pytest.mark.parametrize("systemd, cdi, links, wsl, status, text", [
+    (False, False, {}, False, "pass", "cgroupfs driver"),
+    (True, True, {}, False, "pass", "CDI is enabled"),
+    (True, False, {"nvidia0": True, "nvidiactl": True, "nvidia-uvm": True}, False, "pass", "/dev/char links"),
+    (True, False, {"nvidia0": True, "nvidiactl": False, "nvidia-uvm": False}, False, "fail",
+     "/dev/char has no link to /dev/nvidia-uvm, /dev/nvidiactl: after 'systemctl daemon-reload' running GPU containers "
+     "lose the GPU ('Failed to initialize NVML: Unknown Error')"),
+    (True, False, {}, True, "skip", "WSL 2"),
+], ids=["cgroupfs", "cdi", "links", "no-links", "wsl"])
+def test_nvml_unknown_error_after_daemon_reload(smi_capture, systemd, cdi, links, wsl, status, text):
+    probe = healthy_probe(smi_capture, wsl=wsl)
+    probe["engine"]["view"]["runtimes"]["nvidia"]["systemd_cgroup"] = systemd
+    probe["engine"]["view"]["cdi"] = cdi
+    probe["devices"]["char_links"] = links
+    item = by_id(doctor.diagnose_node(probe)["checks"], "daemon_reload")
+    assert item["status"] == status
+    assert text in item["detail"]
+    if status == "fail":
+        assert "CDI" in item["fix"] and "nvidia-ctk system create-dev-char-symlinks" in item["fix"]
+
+
+def test_containerd_view_reads_the_cgroup_driver():
+    view = doctor.containerd_view(containerd_dump_with_nvidia(), "x")
+    dump = containerd_dump_with_nvidia()
+    options = dump["plugins"]["io.containerd.grpc.v1.cri"]["containerd"]["runtimes"]["nvidia"]["options"]
+    assert view["runtimes"]["nvidia"]["systemd_cgroup"] is bool(options.get("SystemdCgroup"))
+    options["SystemdCgroup"] = True
+    assert doctor.containerd_view(dump, "x")["runtimes"]["nvidia"]["systemd_cgroup"] is True
+    assert doctor.docker_view({"Runtimes": {"nvidia": {"path": "x"}}, "CgroupDriver": "systemd"})[
+        "runtimes"]["nvidia"]["systemd_cgroup"] is True

@@ -61,7 +61,8 @@ class FakeNode:
         self.executables = {SMI, RUNTIME}
         self.paths = set()
         self.dirs = set()
-        self.devices = {"char": ["nvidia-uvm", "nvidia0", "nvidiactl"], "other": []}
+        self.devices = {"char": ["nvidia-uvm", "nvidia0", "nvidiactl"], "other": [],
+                        "char_links": {"nvidia-uvm": True, "nvidia0": True, "nvidiactl": True}}
         self.mtimes = {"/etc/containerd/config.toml": 100.0, "/etc/containerd/conf.d/99-nvidia.toml": 100.0}
         self.replies = {}
         self.calls = []
@@ -106,7 +107,7 @@ def node(monkeypatch, smi_capture):
     monkeypatch.setattr(gpu_node_doctor, "_isdir", lambda path: path in fake.dirs)
     monkeypatch.setattr(gpu_node_doctor, "_kernel_release", lambda: "6.1.0-28-amd64")
     monkeypatch.setattr(gpu_node_doctor, "_hostname", lambda: "gpu-node-1")
-    monkeypatch.setattr(gpu_node_doctor, "probe_devices", lambda: fake.devices)
+    monkeypatch.setattr(gpu_node_doctor, "probe_devices", lambda wsl=False: fake.devices)
     monkeypatch.setattr(gpu_node_doctor, "_mtime", fake.mtimes.get)
     return fake
 
@@ -137,7 +138,7 @@ def assert_read_only(node):
 def test_healthy_containerd_node(node):
     result = run()
     assert set(statuses(result).values()) == {"pass"}, result["checks"]
-    assert result["ok"] is True and result["summary"] == {"pass": 7, "fail": 0, "skip": 0}
+    assert result["ok"] is True and result["summary"] == {"pass": 8, "fail": 0, "skip": 0}
     assert result["node"] == {"hostname": "gpu-node-1", "wsl": False, "engine": "containerd",
                               "runtimes": ["nvidia", "runc"], "default_runtime": "runc"}
     assert result["nvidia"]["gpus"][0]["name"] == "NVIDIA GeForce RTX 3060 Laptop GPU"
