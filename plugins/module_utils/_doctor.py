@@ -119,7 +119,6 @@ def _plural(count, word, plural=None):
     return "%d %s" % (count, word if count == 1 else (plural or word + "s"))
 
 
-
 # =========================================================================== node side
 
 

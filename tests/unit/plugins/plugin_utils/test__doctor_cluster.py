@@ -30,7 +30,6 @@ from ansible_collections.homelab.gpu_node.tests.unit.plugins.module_utils.test__
 )
 
 
-
 PLUGIN_UID = "5d1e7a10-aaaa-4bbb-8ccc-000000000001"
 NS = "nvidia-device-plugin"
 CM = "nvidia-device-plugin-configs"
