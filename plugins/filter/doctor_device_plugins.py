@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.homelab.gpu_node.plugins.module_utils._doctor import find_device_plugins, to_plain
+from ansible_collections.homelab.gpu_node.plugins.plugin_utils._doctor_cluster import find_device_plugins, to_plain
 
 
 def doctor_device_plugins(daemonsets):

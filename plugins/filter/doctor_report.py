@@ -12,7 +12,7 @@ import yaml
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.homelab.gpu_node.plugins.module_utils._doctor import build_report, to_plain
+from ansible_collections.homelab.gpu_node.plugins.plugin_utils._doctor_cluster import build_report, to_plain
 
 _MODES = ("auto", "always", "never")
 

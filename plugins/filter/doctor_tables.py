@@ -10,7 +10,7 @@ from collections.abc import Mapping
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.homelab.gpu_node.plugins.module_utils._doctor import format_tables, to_plain
+from ansible_collections.homelab.gpu_node.plugins.plugin_utils._doctor_cluster import format_tables, to_plain
 
 
 def doctor_tables(report, width=120):

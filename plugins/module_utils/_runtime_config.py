@@ -78,15 +78,22 @@ TOML_INSTALL_HINT = (
 
 ENGINES = ("containerd", "k3s", "microk8s", "docker")
 
+#: MicroK8s's args directory: the template this module edits and the config MicroK8s renders from it.
+MICROK8S_ARGS = "/var/snap/microk8s/current/args"
+MICROK8S_RENDERED_CONFIG = MICROK8S_ARGS + "/containerd.toml"
+#: k3s's own config (node-ip, default-runtime, labels): its change needs a k3s restart too.
+K3S_AGENT_CONFIG = "/etc/rancher/k3s/config.yaml"
+
 DEFAULT_CONFIG_PATHS = {
     "containerd": "/etc/containerd/config.toml",
     "k3s": "/var/lib/rancher/k3s/agent/etc/containerd/config.toml",
-    "microk8s": "/var/snap/microk8s/current/args/containerd-template.toml",
+    "microk8s": MICROK8S_ARGS + "/containerd-template.toml",
     "docker": "/etc/docker/daemon.json",
 }
 
 DEFAULT_RUNTIME_NAME = "nvidia"
-DEFAULT_RUNTIME_PATH = "/usr/bin/nvidia-container-runtime"
+RUNTIME_BINARY = "nvidia-container-runtime"
+DEFAULT_RUNTIME_PATH = "/usr/bin/" + RUNTIME_BINARY
 RUNTIME_TYPE = "io.containerd.runc.v2"
 
 #: CRI plugin that holds runtimes, default_runtime_name and enable_cdi, by config version.
@@ -94,6 +101,9 @@ CRI_PLUGIN = {
     2: "io.containerd.grpc.v1.cri",
     3: "io.containerd.cri.v1.runtime",
 }
+
+#: The same, for reading any file containerd accepts (config version 1 names the plugin "cri").
+CRI_PLUGIN_ANY_VERSION = dict([(1, "cri")] + sorted(CRI_PLUGIN.items()))
 
 DROPIN_DIR = "conf.d"
 DROPIN_NAME = "99-nvidia.toml"
@@ -494,6 +504,27 @@ def _deep_merge(base, extra):
         else:
             out[key] = copy.deepcopy(value)
     return out
+
+
+def merge_imported(main, imported):
+    """The config containerd builds from a main config and its imports (parsed dicts, in load order).
+
+    containerd 1.x (version 1/2) replaces a whole plugin section with the one of a later
+    file; containerd 2.x (version 3) merges key by key.
+    """
+    result = copy.deepcopy(main)
+    version = main.get("version", 1)
+    for data in imported:
+        if isinstance(version, int) and not isinstance(version, bool) and version >= 3:
+            result = _deep_merge(result, data)
+            continue
+        for key, value in data.items():
+            if key == "plugins" and isinstance(value, dict) and isinstance(result.get("plugins"), dict):
+                for name, section in value.items():
+                    result["plugins"][name] = copy.deepcopy(section)
+            else:
+                result[key] = copy.deepcopy(value)
+    return result
 
 
 def _set_key_marked(doc, table, key, value):

@@ -31,6 +31,11 @@ description:
     started (a changed config needs a restart)."
   - "C(default_runtime): the default runtime is defined; it must be O(runtime_name) only with
     O(require_default_runtime=true), otherwise GPU pods need C(runtimeClassName)."
+  - "C(daemon_reload): GPU containers keep their devices across C(systemctl daemon-reload): CDI is enabled, the
+    runtime uses the cgroupfs driver, or C(/dev/char) links every NVIDIA device node (else C(Failed to initialize
+    NVML: Unknown Error) in running pods)."
+  - "On WSL 2, C(device_nodes) also wants C(/usr/lib/wsl/lib/libnvidia-ml.so.1), and C(engine_runtime) on k3s
+    says when k3s started before C(nvidia-container-runtime) was installed."
   - The playbook C(homelab.gpu_node.doctor) adds cluster checks on the controller and prints one table per node.
 options:
   nvidia_smi_path:
@@ -125,7 +130,7 @@ checks:
     id:
       description:
         - V(nvidia_smi), V(driver_mismatch), V(device_nodes), V(container_runtime), V(engine_runtime),
-          V(engine_running) or V(default_runtime).
+          V(engine_running), V(default_runtime) or V(daemon_reload).
       type: str
       sample: engine_runtime
     status:
@@ -206,15 +211,13 @@ from ansible.module_utils.common.locale import get_best_parsable_locale
 from ansible_collections.homelab.gpu_node.plugins.module_utils._doctor import (
     ENGINE_UNITS,
     K3S_CONFIG,
-    MICROK8S_ARGS,
     MICROK8S_CONFIG,
-    RUNTIME_BINARY,
+    WSL_NVML,
     choose_engine,
     containerd_view,
     diagnose_node,
     docker_view,
     engine_files,
-    merge_containerd,
 )
 from ansible_collections.homelab.gpu_node.plugins.module_utils._errors import GpuNodeError, NvidiaSmiError
 from ansible_collections.homelab.gpu_node.plugins.module_utils._nvidia_smi import (
@@ -234,8 +237,11 @@ from ansible_collections.homelab.gpu_node.plugins.module_utils._service_state im
 )
 from ansible_collections.homelab.gpu_node.plugins.module_utils._runtime_config import (
     HAS_TOML,
+    MICROK8S_ARGS,
+    RUNTIME_BINARY,
     TOML_INSTALL_HINT,
     containerd_import_order,
+    merge_imported,
     parse_toml,
 )
 
@@ -303,8 +309,8 @@ def probe_smi(module, wsl):
     return smi
 
 
-def probe_devices():
-    char, other = [], []
+def probe_devices(wsl=False):
+    char, other, links = [], [], {}
     try:
         names = os.listdir("/dev")
     except OSError:
@@ -313,11 +319,18 @@ def probe_devices():
         if not (name.startswith("nvidia") or name == "dxg"):
             continue
         try:
-            mode = os.stat(os.path.join("/dev", name)).st_mode
+            st = os.stat(os.path.join("/dev", name))
         except OSError:
             continue
+        mode = st.st_mode
         (char if stat.S_ISCHR(mode) else other).append(name)
-    return {"char": char, "other": other}
+        if stat.S_ISCHR(mode):
+            link = "/dev/char/%d:%d" % (os.major(st.st_rdev), os.minor(st.st_rdev))
+            links[name] = os.path.realpath(link) == os.path.join("/dev", name)
+    out = {"char": char, "other": other, "char_links": links}
+    if wsl:
+        out["wsl_nvml"] = _exists(WSL_NVML)
+    return out
 
 
 def probe_runtime_binary(module):
@@ -371,7 +384,7 @@ def _read_file_config(module, engine_info, path):
     for other in containerd_import_order(path, main_text, glob.glob):
         if _exists(other):
             imported.append(parse_toml(_read(other), other))
-    return merge_containerd(main, imported)
+    return merge_imported(main, imported)
 
 
 def probe_engine(module):
@@ -435,8 +448,9 @@ def gather(module):
         "hostname": _hostname(),
         "wsl": wsl,
         "smi": probe_smi(module, wsl),
-        "devices": probe_devices(),
+        "devices": probe_devices(wsl),
         "runtime_binary": runtime_binary,
+        "runtime_binary_mtime": _mtime(runtime_binary) if runtime_binary else None,
         "runtime_searched": searched,
         "engine": probe_engine(module),
         "runtime_name": module.params["runtime_name"],

@@ -4,7 +4,7 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Tests for plugins/filter/doctor_device_plugins.py, doctor_report.py and doctor_tables.py.
 
-The logic is tested in tests/unit/plugins/module_utils/test__doctor.py; these tests cover the
+The logic is tested in tests/unit/plugins/plugin_utils/test__doctor_cluster.py; these tests cover the
 filter layer: input checks, plain-data conversion, the YAML parser handed to the logic. The
 filters inside the real playbook run in molecule/doctor_healthy_and_broken_nodes (against an
 EMULATED read-only API).
@@ -19,7 +19,7 @@ from ansible.errors import AnsibleFilterError
 from ansible_collections.homelab.gpu_node.plugins.filter import doctor_device_plugins as dp_filter
 from ansible_collections.homelab.gpu_node.plugins.filter import doctor_report as report_filter
 from ansible_collections.homelab.gpu_node.plugins.filter import doctor_tables as tables_filter
-from ansible_collections.homelab.gpu_node.tests.unit.plugins.module_utils import test__doctor as cases
+from ansible_collections.homelab.gpu_node.tests.unit.plugins.plugin_utils import test__doctor_cluster as cases
 
 
 def test_filter_maps():
@@ -65,3 +65,17 @@ def test_tables_filter_errors():
         tables_filter.doctor_tables({}, "wide")
     with pytest.raises(AnsibleFilterError, match="not a doctor_report"):
         tables_filter.doctor_tables({"cluster": {}, "nodes": {"h": {}}})
+
+
+def test_plugin_reads_filter():
+    from ansible_collections.homelab.gpu_node.plugins.filter import doctor_plugin_reads as reads_filter
+    plugins = dp_filter.doctor_device_plugins([cases.plugin_ds()])
+    assert reads_filter.doctor_plugin_reads(plugins) == [
+        {"kind": "ConfigMap", "namespace": cases.NS, "name": cases.CM},
+        {"kind": "Event", "namespace": cases.NS, "field_selectors": ["involvedObject.kind=Pod", "type=Warning"]}]
+    no_cm = dict(plugins[0], config_map="")
+    assert [r["kind"] for r in reads_filter.doctor_plugin_reads([no_cm])] == ["Event"]
+    assert reads_filter.doctor_plugin_reads(None) == []
+    with pytest.raises(AnsibleFilterError, match="expects the list"):
+        reads_filter.doctor_plugin_reads("nope")
+    assert set(reads_filter.FilterModule().filters()) == {"doctor_plugin_reads"}

@@ -128,3 +128,25 @@ def test_plan_must_be_a_list():
 
 def test_filter_is_registered():
     assert FilterModule().filters()["gpu_cluster_node_report"] is node_report
+
+
+def test_daemonset_auto_tolerated_taints_are_not_blamed():
+    """The DaemonSet controller tolerates node.kubernetes.io/* taints by itself: the verify view
+    must not name them as the reason (it used its own toleration matching before, which did)."""
+    taints = [{"key": "node.kubernetes.io/unreachable", "effect": "NoExecute"},
+              {"key": "gpu", "value": "true", "effect": "NoSchedule"}]
+    report = node_report(PLAN, [node(taints=taints)], [], [], RC, PLUGIN)
+    problem = report["problems"][0]
+    assert "untolerated taints gpu=true:NoSchedule)" in problem
+    assert "node.kubernetes.io/unreachable" not in problem
+
+
+def test_plugin_pod_waiting_in_its_init_container():
+    """A pod whose config-manager init container waits is described by that container, as the doctor does."""
+    waiting_pod = pod(phase="Pending", ready=False, waiting={"reason": "PodInitializing"})
+    waiting_pod["status"]["initContainerStatuses"] = [
+        {"name": "init", "ready": False, "state": {"waiting": {"reason": "CreateContainerConfigError",
+                                                               "message": "configmap not found"}}}]
+    report = node_report(PLAN, [node(gpus="0")], [waiting_pod], [], RC, PLUGIN)
+    assert report["problems"] == ["n1: device plugin not running on the node: pod plugin-abc is Pending "
+                                  "(CreateContainerConfigError: configmap not found)"]

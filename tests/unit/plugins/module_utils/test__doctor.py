@@ -2,14 +2,11 @@
 # Copyright (c) 2026, homelab.gpu_node contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Tests for plugins/module_utils/_doctor.py (GPU doctor logic).
+"""Tests for plugins/module_utils/_doctor.py (GPU doctor, node side).
 
-Node side: probes built from real nvidia-smi captures (shared/fixtures/nvidia-smi), the real
-failure texts of nvidia-smi, and real containerd/k3s configs (fixtures/runtime_config).
-Cluster side: CANNED Kubernetes objects shaped like `kubectl get -o json` of a k3s cluster
-running the NVIDIA device plugin v0.20.0 Helm chart - no API server is involved; the failure
-cases are the ones users hit: no RuntimeClass, plugin pod not on the node, bad config key,
-capacity mismatch, taint without toleration, Pending pod with the scheduler's reason.
+Probes built from real nvidia-smi captures (shared/fixtures/nvidia-smi), the real failure
+texts of nvidia-smi, and real containerd/k3s configs (fixtures/runtime_config). The cluster
+side is tested in tests/unit/plugins/plugin_utils/test__doctor_cluster.py.
 """
 
 from __future__ import annotations
@@ -18,11 +15,10 @@ import copy
 import os
 
 import pytest
-import yaml
 
 from ansible_collections.homelab.gpu_node.plugins.module_utils import _doctor as doctor
 from ansible_collections.homelab.gpu_node.plugins.module_utils import _service_state as svc
-from ansible_collections.homelab.gpu_node.plugins.module_utils._runtime_config import parse_toml
+from ansible_collections.homelab.gpu_node.plugins.module_utils._runtime_config import merge_imported, parse_toml
 
 FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures", "runtime_config")
 MISMATCH = "Failed to initialize NVML: Driver/library version mismatch\nNVML library version: 550.144\n"
@@ -93,7 +89,7 @@ def test_healthy_bare_metal_node_passes_everything(smi_capture):
     result = doctor.diagnose_node(healthy_probe(smi_capture))
     assert [c["id"] for c in result["checks"]] == list(doctor.NODE_CHECK_IDS)
     assert set(statuses(result["checks"]).values()) == {"pass"}, result["checks"]
-    assert result["ok"] is True and result["summary"] == {"pass": 7, "fail": 0, "skip": 0}
+    assert result["ok"] is True and result["summary"] == {"pass": 8, "fail": 0, "skip": 0}
     assert all(c["fix"] == "" for c in result["checks"])
     assert result["nvidia"]["gpus"][0]["compute_capability"] == "8.9"  # CSV merged
     assert result["node"] == {"hostname": "gpu-node", "wsl": False, "engine": "containerd",
@@ -220,14 +216,15 @@ def test_k3s_without_nvidia_runtime_says_restart_k3s(smi_capture):
     assert item["fix"].endswith("systemctl restart k3s-agent")
 
 
-@pytest.mark.parametrize("fixture, version", [
-    ("k3s-v2-generated-config.toml", 2),
-    ("k3s-v3-generated-config.toml", 3),
+@pytest.mark.parametrize("fixture, version, systemd", [
+    ("k3s-v2-generated-config.toml", 2, False),
+    ("k3s-v3-generated-config.toml", 3, True),
 ], ids=["v2", "v3"])
-def test_k3s_generated_configs_have_nvidia(fixture, version):
+def test_k3s_generated_configs_have_nvidia(fixture, version, systemd):
     view = doctor.containerd_view(toml_fixture(fixture), doctor.K3S_CONFIG)
     assert view["version"] == version
-    assert view["runtimes"]["nvidia"] == {"type": "io.containerd.runc.v2", "binary": "/usr/bin/nvidia-container-runtime"}
+    assert view["runtimes"]["nvidia"] == {"type": "io.containerd.runc.v2", "binary": "/usr/bin/nvidia-container-runtime",
+                                          "systemd_cgroup": systemd}
 
 
 def test_containerd_v3_default_config():
@@ -238,12 +235,12 @@ def test_containerd_v3_default_config():
 def test_merge_containerd_v2_replaces_plugin_sections_v3_merges_keys():
     main = toml_fixture("k3s-v2-generated-config.toml")
     dropin = {"version": 2, "plugins": {"io.containerd.grpc.v1.cri": {"containerd": {"default_runtime_name": "nvidia"}}}}
-    merged = doctor.merge_containerd(main, [dropin])
+    merged = merge_imported(main, [dropin])
     # containerd 1.x: the drop-in's CRI section replaces the generated one, runtimes are gone
     assert doctor.containerd_view(merged, "x")["runtimes"] == {}
     main3 = toml_fixture("k3s-v3-generated-config-imports.toml")
     dropin3 = {"version": 3, "plugins": {"io.containerd.cri.v1.runtime": {"containerd": {"default_runtime_name": "nvidia"}}}}
-    view = doctor.containerd_view(doctor.merge_containerd(main3, [dropin3]), "x")
+    view = doctor.containerd_view(merge_imported(main3, [dropin3]), "x")
     assert view["default"] == "nvidia" and "nvidia" in view["runtimes"]
 
 
@@ -347,503 +344,77 @@ def test_engine_files():
     assert "/etc/rancher/k3s/config.yaml" in doctor.engine_files("k3s", None)
 
 
-# =========================================================================== cluster objects
+# =========================================================================== doctor v2 (user pain points)
 
 
-PLUGIN_UID = "5d1e7a10-aaaa-4bbb-8ccc-000000000001"
-NS = "nvidia-device-plugin"
-CM = "nvidia-device-plugin-configs"
-INSUFFICIENT = ("0/3 nodes are available: 3 Insufficient nvidia.com/gpu. preemption: 0/3 nodes are available: "
-                "3 No preemption victims found for incoming pod.")
-
-
-def k8s_node(name, labels=None, taints=None, gpus=0, capacity=None, ready=True, unschedulable=False):
-    resources = {"cpu": "8", "memory": "32768Mi", "pods": "110"}
-    if gpus:
-        resources["nvidia.com/gpu"] = str(gpus)
-    node = {
-        "apiVersion": "v1", "kind": "Node",
-        "metadata": {"name": name, "uid": "uid-" + name,
-                     "labels": dict({"kubernetes.io/hostname": name, "kubernetes.io/os": "linux"}, **(labels or {}))},
-        "spec": {"podCIDR": "10.42.1.0/24"},
-        "status": {
-            "capacity": dict(resources, **(capacity or {})),
-            "allocatable": resources,
-            "conditions": [{"type": "MemoryPressure", "status": "False"},
-                           {"type": "Ready", "status": "True" if ready else "False",
-                            "reason": "KubeletReady" if ready else "KubeletNotReady",
-                            "message": "kubelet is posting ready status" if ready else
-                            "container runtime network not ready: NetworkReady=false"}],
-            "nodeInfo": {"kubeletVersion": "v1.31.4+k3s1", "containerRuntimeVersion": "containerd://1.7.23-k3s2"},
-        },
-    }
-    if taints:
-        node["spec"]["taints"] = taints
-    if unschedulable:
-        node["spec"]["unschedulable"] = True
-    return node
-
-
-def config_manager(name, oneshot):
-    return {"name": name, "image": "nvcr.io/nvidia/k8s-device-plugin:v0.20.0", "command": ["config-manager"],
-            "env": [{"name": "ONESHOT", "value": oneshot}, {"name": "KUBECONFIG", "value": ""},
-                    {"name": "NODE_NAME", "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}},
-                    {"name": "NODE_LABEL", "value": "nvidia.com/device-plugin.config"},
-                    {"name": "CONFIG_FILE_SRCDIR", "value": "/available-configs"},
-                    {"name": "CONFIG_FILE_DST", "value": "/config/config.yaml"},
-                    {"name": "DEFAULT_CONFIG", "value": ""},
-                    {"name": "FALLBACK_STRATEGIES", "value": "named,single"}],
-            "volumeMounts": [{"name": "available-configs", "mountPath": "/available-configs"},
-                             {"name": "config", "mountPath": "/config"}]}
-
-
-def plugin_ds(runtime_class="nvidia", tolerations=None, image="nvcr.io/nvidia/k8s-device-plugin:v0.20.0",
-              ready=2, desired=2, with_config=True):
-    spec = {
-        "priorityClassName": "system-node-critical",
-        "containers": [{"name": "nvidia-device-plugin-ctr", "image": image, "command": ["nvidia-device-plugin"],
-                        "env": [{"name": "MPS_ROOT", "value": "/run/nvidia/mps"},
-                                {"name": "MIG_STRATEGY", "value": "none"},
-                                {"name": "FAIL_ON_INIT_ERROR", "value": "true"},
-                                {"name": "CONFIG_FILE", "value": "/config/config.yaml"},
-                                {"name": "NVIDIA_VISIBLE_DEVICES", "value": "all"}]}],
-        "volumes": [{"name": "kubelet-device-plugins-dir",
-                     "hostPath": {"path": "/var/lib/kubelet/device-plugins", "type": "Directory"}}],
-        "affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
-            {"matchExpressions": [{"key": "feature.node.kubernetes.io/pci-10de.present", "operator": "In",
-                                   "values": ["true"]}]},
-            {"matchExpressions": [{"key": "nvidia.com/gpu.present", "operator": "In", "values": ["true"]}]}]}}},
-        "tolerations": tolerations if tolerations is not None else [
-            {"key": "CriticalAddonsOnly", "operator": "Exists"},
-            {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}],
-    }
-    if runtime_class:
-        spec["runtimeClassName"] = runtime_class
-    if with_config:
-        spec["shareProcessNamespace"] = True
-        spec["initContainers"] = [config_manager("nvidia-device-plugin-init", "true")]
-        spec["containers"].insert(0, config_manager("nvidia-device-plugin-sidecar", "false"))
-        spec["volumes"] += [{"name": "available-configs", "configMap": {"name": CM}}, {"name": "config", "emptyDir": {}}]
-    labels = {"app.kubernetes.io/name": "nvidia-device-plugin", "app.kubernetes.io/instance": "nvidia-device-plugin"}
-    return {"apiVersion": "apps/v1", "kind": "DaemonSet",
-            "metadata": {"name": "nvidia-device-plugin", "namespace": NS, "uid": PLUGIN_UID, "labels": labels},
-            "spec": {"selector": {"matchLabels": labels},
-                     "template": {"metadata": {"labels": labels}, "spec": spec}},
-            "status": {"desiredNumberScheduled": desired, "numberReady": ready, "currentNumberScheduled": desired}}
-
-
-def gfd_ds():
-    return {"apiVersion": "apps/v1", "kind": "DaemonSet",
-            "metadata": {"name": "gpu-feature-discovery", "namespace": NS, "uid": "gfd"},
-            "spec": {"template": {"spec": {"containers": [
-                {"name": "gpu-feature-discovery-ctr", "image": "nvcr.io/nvidia/k8s-device-plugin:v0.20.0",
-                 "command": ["gpu-feature-discovery"]}]}}}}
-
-
-def plugin_pod(node, name=None, phase="Running", ready=True, waiting=None, restarts=0):
-    state = {"running": {"startedAt": "2026-01-10T08:00:05Z"}} if not waiting else {"waiting": waiting}
-    return {"apiVersion": "v1", "kind": "Pod",
-            "metadata": {"name": name or "nvidia-device-plugin-" + node[-5:], "namespace": NS, "uid": "pod-" + node,
-                         "ownerReferences": [{"apiVersion": "apps/v1", "kind": "DaemonSet", "controller": True,
-                                              "name": "nvidia-device-plugin", "uid": PLUGIN_UID}]},
-            "spec": {"nodeName": node, "runtimeClassName": "nvidia",
-                     "containers": [{"name": "nvidia-device-plugin-sidecar"}, {"name": "nvidia-device-plugin-ctr"}]},
-            "status": {"phase": phase, "containerStatuses": [
-                {"name": "nvidia-device-plugin-sidecar", "ready": ready, "restartCount": 0, "state": state},
-                {"name": "nvidia-device-plugin-ctr", "ready": ready, "restartCount": restarts, "state": state}]}}
-
-
-def workload_pod(name, node=None, gpus=1, runtime_class=None, phase="Running", scheduled_message=None, ns="ai"):
-    pod = {"apiVersion": "v1", "kind": "Pod",
-           "metadata": {"name": name, "namespace": ns, "uid": "uid-" + name},
-           "spec": {"containers": [{"name": "main", "image": "docker.io/nvidia/cuda:12.4.1-base-ubuntu22.04",
-                                    "resources": {"limits": {"nvidia.com/gpu": str(gpus)}, "requests": {"cpu": "1"}}}]},
-           "status": {"phase": phase}}
-    if node:
-        pod["spec"]["nodeName"] = node
-    if runtime_class:
-        pod["spec"]["runtimeClassName"] = runtime_class
-    if scheduled_message:
-        pod["status"]["conditions"] = [{"type": "PodScheduled", "status": "False", "reason": "Unschedulable",
-                                        "message": scheduled_message}]
-    return pod
-
-
-def configmap(data):
-    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": CM, "namespace": NS}, "data": data}
-
-
-TS4 = "version: v1\nsharing:\n  timeSlicing:\n    resources:\n      - name: nvidia.com/gpu\n        replicas: 4\n"
-
-
-def node_result(smi_capture, hostname, capture="netdata/rtx-4090-driver-535.xml", wsl=False, runtimes=("nvidia", "runc"),
-                default="runc"):
-    result = doctor.diagnose_node(healthy_probe(smi_capture, wsl=wsl))
-    result["nvidia"] = doctor.smi_facts({"path": "/usr/bin/nvidia-smi", "rc": 0, "stdout": smi_capture(capture)}, wsl)[0]
-    result["node"].update(hostname=hostname, runtimes=list(runtimes), default_runtime=default)
-    return result
-
-
-def world(smi_capture):
-    """Two GPU nodes, everything right: gpu-a (RTX 4090, 4 replicas) and gpu-b (WSL, no sharing)."""
-    inputs = [{"host": "gpu-a", "names": [], "result": node_result(smi_capture, "gpu-a")},
-              {"host": "wsl-b", "names": ["k3s-wsl"], "result": node_result(smi_capture, "wsl-b", wsl=True)}]
-    objects = {
-        "available": True,
-        "api_host": "localhost",
-        "nodes": [
-            k8s_node("gpu-a", {"nvidia.com/gpu.present": "true", doctor.CONFIG_LABEL: "rtx-4090"}, gpus=4),
-            k8s_node("k3s-wsl", {"nvidia.com/gpu.present": "true", "node-type": "wsl"}, gpus=1),
-            k8s_node("server", {"node-role.kubernetes.io/control-plane": "true"},
-                     taints=[{"key": "node-role.kubernetes.io/control-plane", "effect": "NoSchedule"}]),
-        ],
-        "runtime_classes": [{"apiVersion": "node.k8s.io/v1", "kind": "RuntimeClass", "metadata": {"name": "nvidia"},
-                             "handler": "nvidia"}],
-        "daemonsets": [plugin_ds(), gfd_ds()],
-        "pods": [plugin_pod("gpu-a"), plugin_pod("k3s-wsl"),
-                 workload_pod("ollama-0", node="gpu-a", runtime_class="nvidia")],
-        "config_maps": [configmap({"rtx-4090": TS4, "default": "version: v1\n"})],
-        "events": [],
-    }
-    return inputs, objects
-
-
-def report(inputs, objects, **options):
-    opts = {"runtime_class": "nvidia", "cluster": "auto", "parse_yaml": yaml.safe_load}
-    opts.update(options)
-    return doctor.build_report(inputs, objects, opts)
-
-
-def test_healthy_cluster_everything_passes(smi_capture):
-    rep = report(*world(smi_capture))
-    assert rep["ok"], rep["problems"]
-    assert [c["id"] for c in rep["cluster"]["checks"]] == list(doctor.CLUSTER_CHECK_IDS)
-    gpu_a = rep["nodes"]["gpu-a"]
-    assert [c["id"] for c in gpu_a["checks"]] == list(doctor.NODE_CHECK_IDS + doctor.CLUSTER_NODE_CHECK_IDS)
-    assert gpu_a["node"] == "gpu-a" and rep["nodes"]["wsl-b"]["node"] == "k3s-wsl"
-    assert by_id(gpu_a["checks"], "capacity")["detail"] == "advertises nvidia.com/gpu=4, as planned"
-    assert "key rtx-4090 (label nvidia.com/device-plugin.config=rtx-4090) is valid: sharing time-slicing" in \
-        by_id(gpu_a["checks"], "plugin_config")["detail"]
-    # no label on the WSL node: config-manager's 'named' fallback picks the key 'default'
-    assert "key default (fallback named)" in by_id(rep["nodes"]["wsl-b"]["checks"], "plugin_config")["detail"]
-    assert rep["problems"] == []
-    assert by_id(rep["cluster"]["checks"], "device_plugin")["detail"].startswith(
-        "DaemonSet nvidia-device-plugin/nvidia-device-plugin (nvcr.io/nvidia/k8s-device-plugin:v0.20.0), 2/2")
-
-
-def test_no_runtime_class(smi_capture):
-    inputs, objects = world(smi_capture)
-    objects["runtime_classes"] = []
-    rep = report(inputs, objects)
-    item = by_id(rep["cluster"]["checks"], "runtime_class")
-    assert item["status"] == "fail" and item["detail"] == "no RuntimeClass nvidia (existing: none)"
-    assert "handler nvidia" in item["fix"]
-    node = statuses(rep["nodes"]["gpu-a"]["checks"])
-    assert node["plugin_runtime"] == "fail" and node["runtime_handler"] == "skip"
-    assert "uses runtimeClassName nvidia, which does not exist" in by_id(rep["nodes"]["gpu-a"]["checks"],
-                                                                         "plugin_runtime")["detail"]
-
-
-def test_plugin_pod_not_on_node_because_of_affinity(smi_capture):
-    inputs, objects = world(smi_capture)
-    objects["nodes"][0]["metadata"]["labels"].pop("nvidia.com/gpu.present")
-    objects["pods"] = objects["pods"][1:]
-    item = by_id(report(inputs, objects)["nodes"]["gpu-a"]["checks"], "plugin_pod")
-    assert item["status"] == "fail" and "does not select node gpu-a: required node affinity" in item["detail"]
-    assert "nvidia.com/gpu.present In true" in item["detail"] and "label the node" in item["fix"]
-
-
-def test_taint_without_toleration(smi_capture):
-    inputs, objects = world(smi_capture)
-    objects["nodes"][0]["spec"]["taints"] = [{"key": "gpu", "value": "true", "effect": "NoSchedule"},
-                                             {"key": "nvidia.com/gpu", "value": "present", "effect": "NoSchedule"},
-                                             {"key": "node.kubernetes.io/unschedulable", "effect": "NoSchedule"}]
-    objects["pods"] = objects["pods"][1:]
-    checks = report(inputs, objects)["nodes"]["gpu-a"]["checks"]
-    tol = by_id(checks, "plugin_tolerations")
-    assert tol["status"] == "fail"
-    # nvidia.com/gpu is tolerated by the DaemonSet, node.kubernetes.io/* by the DaemonSet controller
-    assert tol["detail"].endswith("tolerates none of: gpu=true:NoSchedule")
-    assert "{key: gpu, operator: Exists, effect: NoSchedule}" in tol["fix"]
-    assert "taint gpu=true:NoSchedule not tolerated" in by_id(checks, "plugin_pod")["detail"]
-
-
-def test_plugin_pod_stuck_without_runtime(smi_capture):
-    inputs, objects = world(smi_capture)
-    inputs[0]["result"]["node"]["runtimes"] = ["runc"]
-    objects["pods"][0] = plugin_pod("gpu-a", phase="Pending", ready=False, waiting={"reason": "ContainerCreating"})
-    objects["events"] = [{"apiVersion": "v1", "kind": "Event", "type": "Warning", "reason": "FailedCreatePodSandBox",
-                          "metadata": {"name": "x.1", "namespace": NS}, "lastTimestamp": "2026-01-10T08:20:00Z",
-                          "involvedObject": {"kind": "Pod", "name": objects["pods"][0]["metadata"]["name"],
-                                             "namespace": NS},
-                          "message": 'Failed to create pod sandbox: rpc error: code = Unknown desc = failed to get '
-                                     'sandbox runtime: no runtime for "nvidia" is configured'}]
-    objects["nodes"][0]["status"]["allocatable"].pop("nvidia.com/gpu")
-    checks = report(inputs, objects)["nodes"]["gpu-a"]["checks"]
-    pod = by_id(checks, "plugin_pod")
-    assert pod["status"] == "fail" and "Pending (ContainerCreating)" in pod["detail"]
-    assert 'event FailedCreatePodSandBox: Failed to create pod sandbox' in pod["detail"]
-    assert "no runtime nvidia" in pod["fix"]
-    handler = by_id(checks, "runtime_handler")
-    assert handler["status"] == "fail" and "containerd on this node has only runc" in handler["detail"]
-    cap = by_id(checks, "capacity")
-    assert cap["status"] == "fail" and cap["detail"].startswith("node advertises no nvidia.com resource")
-
-
-def test_plugin_crashloop(smi_capture):
-    inputs, objects = world(smi_capture)
-    objects["pods"][0] = plugin_pod("gpu-a", ready=False, restarts=7,
-                                    waiting={"reason": "CrashLoopBackOff",
-                                             "message": "back-off 5m0s restarting failed container"})
-    pod = by_id(report(inputs, objects)["nodes"]["gpu-a"]["checks"], "plugin_pod")
-    assert "Running (CrashLoopBackOff); 7 restarts" in pod["detail"]
-    assert "logs nvidia-device-plugin-gpu-a -c nvidia-device-plugin-ctr --previous" in pod["fix"]
-
-
-@pytest.mark.parametrize("label, data, expect", [
-    ("rtx4090", {"rtx-4090": TS4}, "config-manager: 'specified config rtx4090 does not exist'"),
-    ("rtx-4090", {"rtx-4090": TS4.replace("replicas: 4", "replicas: 1")}, "number of replicas must be >= 2"),
-    ("rtx-4090", {"rtx-4090": TS4.replace("timeSlicing", "timeslice")}, "unknown key"),
-    ("rtx-4090", {"rtx-4090": "version: v1\nsharing: [\n"}, "is not valid YAML"),
-    ("rtx-4090", {"rtx-4090": TS4.replace("version: v1", "version: v2")}, "unknown version: v2"),
-], ids=["missing-key", "replicas-1", "typo-ignored", "bad-yaml", "bad-version"])
-def test_bad_config_key(smi_capture, label, data, expect):
-    inputs, objects = world(smi_capture)
-    objects["nodes"][0]["metadata"]["labels"][doctor.CONFIG_LABEL] = label
-    objects["config_maps"] = [configmap(data)]
-    checks = report(inputs, objects)["nodes"]["gpu-a"]["checks"]
-    item = by_id(checks, "plugin_config")
-    assert item["status"] == "fail" and expect in item["detail"], item
-    assert item["fix"]
-    if label == "rtx4090":
-        assert "kubectl label node gpu-a nvidia.com/device-plugin.config=<one of: rtx-4090> --overwrite" in item["fix"]
-    if expect != "unknown key":
-        assert by_id(checks, "capacity")["status"] == "skip"
-
-
-def test_configmap_missing_and_no_config_manager(smi_capture):
-    inputs, objects = world(smi_capture)
-    objects["config_maps"] = []
-    item = by_id(report(inputs, objects)["nodes"]["gpu-a"]["checks"], "plugin_config")
-    assert item["status"] == "fail" and "does not exist: the plugin pods cannot mount it" in item["detail"]
-    inputs, objects = world(smi_capture)
-    objects["daemonsets"] = [plugin_ds(with_config=False)]
-    rep = report(inputs, objects)
-    item = by_id(rep["nodes"]["gpu-a"]["checks"], "plugin_config")
-    assert item["status"] == "fail" and "the label is ignored" in item["detail"]
-    assert by_id(rep["nodes"]["wsl-b"]["checks"], "plugin_config")["status"] == "skip"
-    # no config: the plan is one nvidia.com/gpu per GPU, and gpu-a advertises 4
-    assert by_id(rep["nodes"]["gpu-a"]["checks"], "capacity")["status"] == "fail"
-
-
-def test_capacity_mismatch_config_not_reread(smi_capture):
-    inputs, objects = world(smi_capture)
-    objects["nodes"][0]["status"]["allocatable"]["nvidia.com/gpu"] = "1"
-    objects["nodes"][0]["status"]["capacity"]["nvidia.com/gpu"] = "1"
-    item = by_id(report(inputs, objects)["nodes"]["gpu-a"]["checks"], "capacity")
+def test_wsl_without_windows_nvml(smi_capture):
+    """WSL 2 with /dev/dxg but without the Windows driver's libnvidia-ml.so.1 (users' 'NVML not found')."""
+    probe = healthy_probe(smi_capture, wsl=True)
+    probe["devices"]["wsl_nvml"] = False
+    item = by_id(doctor.diagnose_node(probe)["checks"], "device_nodes")
     assert item["status"] == "fail"
-    assert item["detail"] == ("node advertises nvidia.com/gpu=1, i.e. no sharing: the plugin runs without its config; "
-                              "planned nvidia.com/gpu=4 (config rtx-4090)")
-    assert item["fix"].startswith("kubectl -n nvidia-device-plugin delete pod nvidia-device-plugin-gpu-a")
+    assert item["detail"] == ("/usr/lib/wsl/lib/libnvidia-ml.so.1 missing (the Windows driver's NVML, which nvidia-smi "
+                              "and the device plugin load)")
+    assert "wsl --update" in item["fix"]
+    probe["devices"] = {"char": [], "other": [], "wsl_nvml": False}
+    assert by_id(doctor.diagnose_node(probe)["checks"], "device_nodes")["detail"].startswith("/dev/dxg missing; ")
+    probe["devices"] = {"char": ["dxg"], "other": [], "wsl_nvml": True}
+    item = by_id(doctor.diagnose_node(probe)["checks"], "device_nodes")
+    assert (item["status"], item["detail"]) == ("pass", "/dev/dxg present (WSL 2 GPU paravirtualisation), "
+                                                        "/usr/lib/wsl/lib/libnvidia-ml.so.1 present")
 
 
-def test_capacity_unhealthy_devices(smi_capture):
-    inputs, objects = world(smi_capture)
-    objects["nodes"][0]["status"]["allocatable"]["nvidia.com/gpu"] = "3"
-    item = by_id(report(inputs, objects)["nodes"]["gpu-a"]["checks"], "capacity")
-    assert item["status"] == "fail" and "devices marked unhealthy" in item["detail"] and "Xid" in item["fix"]
+def k3s_probe_without_nvidia(smi_capture, started, installed):
+    probe = healthy_probe(smi_capture)
+    data = toml_fixture("k3s-v3-generated-config.toml")
+    view = doctor.containerd_view(data, doctor.K3S_CONFIG)
+    view["runtimes"].pop("nvidia", None)
+    probe["engine"].update(name="k3s", source=doctor.K3S_CONFIG, view=view,
+                           service={"unit": "k3s-agent.service", "active": "active", "sub": "running", "started": started})
+    probe["runtime_binary_mtime"] = installed
+    return probe
 
 
-def test_pending_pod_with_scheduler_reason(smi_capture):
-    inputs, objects = world(smi_capture)
-    objects["pods"].append(workload_pod("trainer", gpus=2, runtime_class="nvidia", phase="Pending",
-                                        scheduled_message=INSUFFICIENT))
-    objects["pods"].append(workload_pod("web", gpus=0, phase="Pending", scheduled_message=INSUFFICIENT))
-    item = by_id(report(inputs, objects)["cluster"]["checks"], "pending_gpu_pods")
+def test_k3s_started_before_the_toolkit(smi_capture):
+    """k3s writes its containerd config at start with runtime nvidia only when the toolkit is there."""
+    item = by_id(doctor.diagnose_node(k3s_probe_without_nvidia(smi_capture, 1000.0, 2000.0))["checks"], "engine_runtime")
     assert item["status"] == "fail"
-    assert item["detail"] == ("1 GPU pod Pending: ai/trainer (nvidia.com/gpu=2): 0/3 nodes are available: "
-                              "3 Insufficient nvidia.com/gpu.")
-    assert "cluster allocatable nvidia.com/gpu=5" in item["fix"] and "time-slicing" in item["fix"]
+    assert ("k3s-agent.service started 1970-01-01 00:16:40Z, before /usr/bin/nvidia-container-runtime was installed "
+            "(1970-01-01 00:33:20Z)") in item["detail"]
+    assert item["fix"].startswith("systemctl restart k3s-agent: k3s looks for nvidia-container-runtime at every start")
+    # the toolkit was there before k3s started: another cause, the general advice
+    item = by_id(doctor.diagnose_node(k3s_probe_without_nvidia(smi_capture, 3000.0, 2000.0))["checks"], "engine_runtime")
+    assert "before" not in item["detail"]
+    assert item["fix"].startswith("k3s registers runtime nvidia only if nvidia-container-runtime exists")
 
 
-@pytest.mark.parametrize("message, fix", [
-    ("0/3 nodes are available: 1 node(s) had untolerated taint {nvidia.com/gpu: present}, 2 Insufficient cpu.",
-     "add a toleration"),
-    ("0/3 nodes are available: 3 node(s) didn't match Pod's node affinity/selector.", "nodeSelector/affinity"),
-    ("0/1 nodes are available: 1 node(s) were unschedulable.", "kubectl uncordon"),
-], ids=["taint", "selector", "cordoned"])
-def test_pending_fixes(smi_capture, message, fix):
-    inputs, objects = world(smi_capture)
-    objects["pods"].append(workload_pod("job", phase="Pending", scheduled_message=message))
-    assert fix in by_id(report(inputs, objects)["cluster"]["checks"], "pending_gpu_pods")["fix"]
+@pytest.mark.parametrize("systemd, cdi, links, wsl, status, text", [
+    (False, False, {}, False, "pass", "cgroupfs driver"),
+    (True, True, {}, False, "pass", "CDI is enabled"),
+    (True, False, {"nvidia0": True, "nvidiactl": True, "nvidia-uvm": True}, False, "pass", "/dev/char links"),
+    (True, False, {"nvidia0": True, "nvidiactl": False, "nvidia-uvm": False}, False, "fail",
+     "/dev/char has no link to /dev/nvidia-uvm, /dev/nvidiactl: after 'systemctl daemon-reload' running GPU containers "
+     "lose the GPU ('Failed to initialize NVML: Unknown Error')"),
+    (True, False, {}, True, "skip", "WSL 2"),
+], ids=["cgroupfs", "cdi", "links", "no-links", "wsl"])
+def test_nvml_unknown_error_after_daemon_reload(smi_capture, systemd, cdi, links, wsl, status, text):
+    probe = healthy_probe(smi_capture, wsl=wsl)
+    probe["engine"]["view"]["runtimes"]["nvidia"]["systemd_cgroup"] = systemd
+    probe["engine"]["view"]["cdi"] = cdi
+    probe["devices"]["char_links"] = links
+    item = by_id(doctor.diagnose_node(probe)["checks"], "daemon_reload")
+    assert item["status"] == status
+    assert text in item["detail"]
+    if status == "fail":
+        assert "CDI" in item["fix"] and "nvidia-ctk system create-dev-char-symlinks" in item["fix"]
 
 
-def test_gpu_pod_without_runtime_class_gets_no_gpu(smi_capture):
-    inputs, objects = world(smi_capture)
-    objects["pods"].append(workload_pod("comfyui", node="gpu-a"))
-    item = by_id(report(inputs, objects)["nodes"]["gpu-a"]["checks"], "gpu_pods_runtime")
-    assert item["status"] == "fail" and "started with runc, so no GPU inside: ai/comfyui" in item["detail"]
-    inputs[0]["result"]["node"]["default_runtime"] = "nvidia"
-    assert by_id(report(inputs, objects)["nodes"]["gpu-a"]["checks"], "gpu_pods_runtime")["status"] == "pass"
-
-
-def test_plugin_without_runtime_class_on_runc_node(smi_capture):
-    inputs, objects = world(smi_capture)
-    objects["daemonsets"] = [plugin_ds(runtime_class=None)]
-    item = by_id(report(inputs, objects)["nodes"]["gpu-a"]["checks"], "plugin_runtime")
-    assert item["status"] == "fail" and "cannot load NVML" in item["detail"]
-    assert "runtimeClassName=nvidia" in item["fix"]
-
-
-def test_node_states(smi_capture):
-    inputs, objects = world(smi_capture)
-    objects["nodes"][0] = k8s_node("gpu-a", ready=False)
-    assert "is NotReady" in by_id(report(inputs, objects)["nodes"]["gpu-a"]["checks"], "k8s_node")["detail"]
-    objects["nodes"][0] = k8s_node("gpu-a", unschedulable=True)
-    assert by_id(report(inputs, objects)["nodes"]["gpu-a"]["checks"], "k8s_node")["fix"] == "kubectl uncordon gpu-a"
-    objects["nodes"] = objects["nodes"][1:]
-    checks = report(inputs, objects)["nodes"]["gpu-a"]["checks"]
-    assert by_id(checks, "k8s_node")["detail"] == "no Kubernetes node named gpu-a"
-    cluster_side = ("plugin_pod", "plugin_tolerations", "plugin_config", "capacity", "gpu_pods_runtime")
-    assert set(statuses(checks)[i] for i in cluster_side) == {"skip"}
-
-
-def test_old_plugin_on_wsl(smi_capture):
-    inputs, objects = world(smi_capture)
-    objects["daemonsets"] = [plugin_ds(image="nvcr.io/nvidia/k8s-device-plugin:v0.14.5")]
-    checks = report(inputs, objects)["nodes"]
-    assert "does not support WSL2" in by_id(checks["wsl-b"]["checks"], "plugin_pod")["detail"]
-    assert by_id(checks["gpu-a"]["checks"], "plugin_pod")["status"] == "pass"
-
-
-def test_two_device_plugins_and_none(smi_capture):
-    inputs, objects = world(smi_capture)
-    operator = plugin_ds()
-    operator["metadata"].update(name="nvidia-device-plugin-daemonset", namespace="gpu-operator", uid="op")
-    container = operator["spec"]["template"]["spec"]["containers"][-1]
-    container.update(name="nvidia-device-plugin", command=["/bin/bash", "-c"],
-                     args=["[[ -f /run/nvidia/validations/host-driver-ready ]] && exec nvidia-device-plugin;"])
-    objects["daemonsets"].append(operator)
-    item = by_id(report(inputs, objects)["cluster"]["checks"], "device_plugin")
-    assert item["status"] == "fail" and item["detail"].startswith("2 device plugin DaemonSets")
-    inputs, objects = world(smi_capture)
-    objects["daemonsets"] = [gfd_ds()]
-    rep = report(inputs, objects)
-    assert by_id(rep["cluster"]["checks"], "device_plugin")["detail"] == "no NVIDIA device plugin DaemonSet in any namespace"
-    assert statuses(rep["nodes"]["gpu-a"]["checks"])["plugin_pod"] == "skip"
-
-
-def test_find_device_plugins_describes_the_helm_chart():
-    found = doctor.find_device_plugins([gfd_ds(), plugin_ds()])
-    assert len(found) == 1
-    plugin = found[0]
-    assert (plugin["namespace"], plugin["name"], plugin["version"]) == (NS, "nvidia-device-plugin", "0.20.0")
-    assert plugin["config_manager"] is True and plugin["config_map"] == CM
-    assert plugin["fallback_strategies"] == ["named", "single"] and plugin["default_config"] == ""
-    assert plugin["mig_strategy"] == "none" and plugin["runtime_class"] == "nvidia"
-    assert plugin["pod_selector"] == ["app.kubernetes.io/instance=nvidia-device-plugin",
-                                      "app.kubernetes.io/name=nvidia-device-plugin"]
-    old = {"metadata": {"name": "nvidia-device-plugin-daemonset", "namespace": "kube-system"},
-           "spec": {"template": {"spec": {"containers": [{"name": "nvidia-device-plugin-ctr",
-                                                          "image": "nvidia/k8s-device-plugin:1.0.0-beta4",
-                                                          "args": ["--fail-on-init-error=false"]}]}}}}
-    assert doctor.find_device_plugins([old])[0]["version"] == "1.0.0"
-
-
-@pytest.mark.parametrize("label, default, fallbacks, keys, expect", [
-    ("a", "", ["named"], ["a", "b"], ("a", None)),
-    ("", "b", [], ["a", "b"], ("b", None)),
-    ("", "c", [], ["a", "b"], (None, "specified config c does not exist (DEFAULT_CONFIG)")),
-    ("", "", ["named", "single"], ["default", "x"], ("default", None)),
-    ("", "", ["named", "single"], ["x"], ("x", None)),
-    ("", "", ["named", "empty"], ["x", "y"], ("", None)),
-    ("", "", ["named", "single"], ["x", "y"],
-     (None, "no config was set, no default was provided, and all fallbacks failed")),
-    ("", "", ["bogus"], ["x"], (None, "unknown fallback strategy: bogus")),
-    ("a", "", [], [], (None, "no configuration files available")),
-], ids=["label", "default", "default-missing", "named", "single", "empty", "all-failed", "bogus", "no-files"])
-def test_select_config_like_config_manager(label, default, fallbacks, keys, expect):
-    plugin = {"node_label": doctor.CONFIG_LABEL, "default_config": default, "fallback_strategies": fallbacks}
-    key, dummy, error = doctor.select_config(plugin, {doctor.CONFIG_LABEL: label} if label else {}, keys)
-    assert (key, error) == expect
-
-
-@pytest.mark.parametrize("tolerations, taint, expect", [
-    ([{"operator": "Exists"}], {"key": "a", "effect": "NoSchedule"}, True),
-    ([{"key": "a", "operator": "Equal", "value": "x"}], {"key": "a", "value": "y", "effect": "NoSchedule"}, False),
-    ([{"key": "a", "value": "x"}], {"key": "a", "value": "x", "effect": "NoExecute"}, True),
-    ([{"key": "a", "operator": "Exists", "effect": "NoExecute"}], {"key": "a", "effect": "NoSchedule"}, False),
-], ids=["wildcard", "value-differs", "default-equal", "effect-differs"])
-def test_tolerates(tolerations, taint, expect):
-    assert doctor.tolerates(tolerations, taint) is expect
-
-
-def test_cluster_unreachable_modes(smi_capture):
-    inputs, dummy = world(smi_capture)
-    objects = {"available": False, "error": "Could not create API client: Invalid kube-config file. "
-                                            "No configuration found.\nmore"}
-    rep = report(inputs, objects)
-    assert rep["cluster"]["checked"] is False
-    assert rep["cluster"]["checks"] == [doctor.check(
-        "kube_api", "skip", "cluster checks skipped: Could not create API client: Invalid kube-config file. "
-        "No configuration found.", rep["cluster"]["checks"][0]["fix"])]
-    assert [c["id"] for c in rep["nodes"]["gpu-a"]["checks"]] == list(doctor.NODE_CHECK_IDS)
-    assert rep["ok"] is True
-    assert report(inputs, objects, cluster="always")["cluster"]["checks"][0]["status"] == "fail"
-    never = report(inputs, {"available": True, "nodes": []}, cluster="never")
-    assert never["cluster"]["checks"][0]["detail"] == "cluster checks skipped: doctor_cluster=never"
-
-
-def test_unreachable_and_failed_hosts(smi_capture):
-    inputs, objects = world(smi_capture)
-    inputs.append({"host": "gone", "unreachable": True, "result": {"unreachable": True},
-                   "msg": "Failed to connect to the host via ssh: ssh: connect to host 192.168.10.50 port 22: "
-                          "No route to host"})
-    inputs.append({"host": "nopython", "result": {"failed": True, "msg": "/usr/bin/python3: not found"}})
-    rep = report(inputs, objects)
-    gone = rep["nodes"]["gone"]["checks"]
-    assert gone[0]["id"] == "doctor_module" and gone[0]["detail"].startswith("unreachable: Failed to connect")
-    assert "ansible.builtin.ping gone" in gone[0]["fix"]
-    assert by_id(gone, "k8s_node")["status"] == "fail"
-    assert rep["nodes"]["nopython"]["checks"][0]["detail"] == "failed: /usr/bin/python3: not found"
-    assert "gone: doctor_module: unreachable" in rep["problems"][0]
-
-
-def test_tables(smi_capture):
-    inputs, objects = world(smi_capture)
-    objects["runtime_classes"] = []
-    tables = doctor.format_tables(report(inputs, objects), width=100)
-    assert [t["name"] for t in tables] == ["cluster", "gpu-a", "wsl-b"]
-    cluster = tables[0]["lines"]
-    assert cluster[0] == "cluster (kube API via localhost): 1 fail, 3 pass, 0 skip"
-    assert cluster[1].split() == ["CHECK", "DETAIL"]
-    fail_row = [i for i, line in enumerate(cluster) if line.startswith("FAIL  runtime_class")][0]
-    assert cluster[fail_row + 1].lstrip().startswith("-> fix: create RuntimeClass nvidia")
-    assert all(len(line) <= 100 for t in tables for line in t["lines"])
-    assert tables[2]["lines"][0].startswith("wsl-b (node k3s-wsl, containerd, WSL2): ")
-    assert tables[0]["text"] == "\n".join(cluster)
-    assert not any('"' in line for t in tables for line in t["lines"])
-
-
-def test_table_wraps_long_details_and_keeps_columns():
-    checks = [doctor.check("plugin_config", "fail", "word " * 60, "fix " * 40), doctor.check("x", "pass", "ok")]
-    lines = doctor.format_table("t", checks, width=60, max_lines=3)
-    detail_lines = [line for line in lines if line.startswith(" ") and "word" in line]
-    assert len(detail_lines) == 2 and lines[2].endswith("word") and detail_lines[-1].endswith("...")
-    assert all(line.index("word") == lines[2].index("word") for line in detail_lines)
-    fix_lines = [line for line in lines if "fix" in line]
-    assert fix_lines[0].lstrip().startswith("-> fix:") and fix_lines[1].startswith(" " * 29)
-    assert lines[-1].startswith("pass  x")
-
-
-def test_check_rejects_unknown_status():
-    with pytest.raises(ValueError):
-        doctor.check("x", "warn", "")
-
-
-def test_to_plain_and_gpu_requests():
-    assert doctor.to_plain({"a": (1, b"x", {"b": "c"})}) == {"a": [1, "x", {"b": "c"}]}
-    pod = {"spec": {"containers": [{"resources": {"limits": {"nvidia.com/gpu": "1", "cpu": "2"}}},
-                                   {"resources": {"requests": {"nvidia.com/gpu.shared": "2"}}}],
-                    "initContainers": [{"resources": {"limits": {"nvidia.com/gpu": "3"}}}]}}
-    assert doctor.gpu_requests(pod) == {"nvidia.com/gpu": 3, "nvidia.com/gpu.shared": 2}
+def test_containerd_view_reads_the_cgroup_driver():
+    view = doctor.containerd_view(containerd_dump_with_nvidia(), "x")
+    dump = containerd_dump_with_nvidia()
+    options = dump["plugins"]["io.containerd.grpc.v1.cri"]["containerd"]["runtimes"]["nvidia"]["options"]
+    assert view["runtimes"]["nvidia"]["systemd_cgroup"] is bool(options.get("SystemdCgroup"))
+    options["SystemdCgroup"] = True
+    assert doctor.containerd_view(dump, "x")["runtimes"]["nvidia"]["systemd_cgroup"] is True
+    assert doctor.docker_view({"Runtimes": {"nvidia": {"path": "x"}}, "CgroupDriver": "systemd"})[
+        "runtimes"]["nvidia"]["systemd_cgroup"] is True

@@ -61,7 +61,8 @@ class FakeNode:
         self.executables = {SMI, RUNTIME}
         self.paths = set()
         self.dirs = set()
-        self.devices = {"char": ["nvidia-uvm", "nvidia0", "nvidiactl"], "other": []}
+        self.devices = {"char": ["nvidia-uvm", "nvidia0", "nvidiactl"], "other": [],
+                        "char_links": {"nvidia-uvm": True, "nvidia0": True, "nvidiactl": True}}
         self.mtimes = {"/etc/containerd/config.toml": 100.0, "/etc/containerd/conf.d/99-nvidia.toml": 100.0}
         self.replies = {}
         self.calls = []
@@ -106,7 +107,7 @@ def node(monkeypatch, smi_capture):
     monkeypatch.setattr(gpu_node_doctor, "_isdir", lambda path: path in fake.dirs)
     monkeypatch.setattr(gpu_node_doctor, "_kernel_release", lambda: "6.1.0-28-amd64")
     monkeypatch.setattr(gpu_node_doctor, "_hostname", lambda: "gpu-node-1")
-    monkeypatch.setattr(gpu_node_doctor, "probe_devices", lambda: fake.devices)
+    monkeypatch.setattr(gpu_node_doctor, "probe_devices", lambda wsl=False: fake.devices)
     monkeypatch.setattr(gpu_node_doctor, "_mtime", fake.mtimes.get)
     return fake
 
@@ -137,7 +138,7 @@ def assert_read_only(node):
 def test_healthy_containerd_node(node):
     result = run()
     assert set(statuses(result).values()) == {"pass"}, result["checks"]
-    assert result["ok"] is True and result["summary"] == {"pass": 7, "fail": 0, "skip": 0}
+    assert result["ok"] is True and result["summary"] == {"pass": 8, "fail": 0, "skip": 0}
     assert result["node"] == {"hostname": "gpu-node-1", "wsl": False, "engine": "containerd",
                               "runtimes": ["nvidia", "runc"], "default_runtime": "runc"}
     assert result["nvidia"]["gpus"][0]["name"] == "NVIDIA GeForce RTX 3060 Laptop GPU"
@@ -244,3 +245,27 @@ def test_engine_none_and_nvidia_smi_path_missing(node):
     assert statuses(result)["engine_runtime"] == "skip"
     assert "/opt/nvidia-smi does not exist" in by_id(result, "nvidia_smi")["detail"]
     assert node.calls == []
+
+
+def _module_utils_closure(path, seen=None):
+    """module_utils files Ansible ships with a module: its imports of module_utils, recursively."""
+    import ast
+    seen = set() if seen is None else seen
+    with open(path) as handle:
+        tree = ast.parse(handle.read())
+    base = os.path.join(os.path.dirname(os.path.dirname(gpu_node_doctor.__file__)), "module_utils")
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module and ".plugins." in node.module:
+            assert ".plugins.module_utils." in node.module, "%s imports %s" % (path, node.module)
+            name = node.module.rsplit(".", 1)[1]
+            if name not in seen:
+                seen.add(name)
+                _module_utils_closure(os.path.join(base, name + ".py"), seen)
+    return seen
+
+
+def test_node_side_ships_no_cluster_code():
+    """The doctor's cluster checks, report and tables run on the controller (plugin_utils): the
+    module ships the node checks, nvidia-smi parsing, service state and the runtime config paths only."""
+    shipped = _module_utils_closure(gpu_node_doctor.__file__)
+    assert shipped == {"_doctor", "_errors", "_nvidia_smi", "_runtime_config", "_service_state"}

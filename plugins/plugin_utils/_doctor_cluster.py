@@ -1,0 +1,1165 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026, homelab.gpu_node contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+#
+# This plugin_utils file is private to homelab.gpu_node; its API may change at any time.
+"""GPU doctor, cluster side (controller only): cluster checks, the report and its tables.
+
+Plain data in (objects read with ``kubernetes.core.k8s_info``, the ``gpu_node_doctor``
+results of the nodes), checks out; nothing here talks to the cluster. Users:
+
+* the filters ``doctor_device_plugins``, ``doctor_report`` and ``doctor_tables`` (the
+  ``gpu_node_doctor`` role / ``playbooks/doctor.yml``);
+* the filter ``gpu_cluster_node_report`` (the ``gpu_cluster`` role's verify step):
+  :func:`verify_report` is a view over the same Kubernetes rules (toleration matching,
+  pod states, runtime errors) as the doctor's checks.
+
+Kubernetes rules implemented once here: toleration matching (``tolerates``), node
+selection (``selection_problems``), a pod's state (``pod_state``), the runtime errors
+containerd, k3s and the kubelet report (``RUNTIME_ERROR_RE``), config-manager's choice of
+ConfigMap key (``select_config``).
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+import textwrap
+from collections.abc import Mapping, Sequence
+
+from ansible_collections.homelab.gpu_node.plugins.module_utils._device_plugin import (
+    CONFIG_LABEL,
+    analyse,
+)
+from ansible_collections.homelab.gpu_node.plugins.module_utils._doctor import (
+    FAIL,
+    PASS,
+    RUNTIME_NAME,
+    SKIP,
+    STATUSES,
+    _first_line,
+    _get,
+    _plural,
+    check,
+    register_fix,
+    summarise,
+)
+from ansible_collections.homelab.gpu_node.plugins.module_utils._errors import DevicePluginConfigError
+
+CLUSTER_NODE_CHECK_IDS = ("k8s_node", "plugin_pod", "plugin_tolerations", "plugin_runtime", "runtime_handler",
+                          "plugin_config", "capacity", "gpu_pods_runtime")
+CLUSTER_CHECK_IDS = ("kube_api", "runtime_class", "device_plugin", "pending_gpu_pods")
+
+#: The report file's schema (docs/doctor-report.schema.json); the version grows only with
+#: incompatible changes (a field removed or its meaning changed); new fields keep it.
+REPORT_SCHEMA = "homelab.gpu_node/doctor-report"
+REPORT_SCHEMA_VERSION = 1
+#: Exit codes for scripts (the report's exit_code): healthy, problems found, could not check.
+EXIT_HEALTHY, EXIT_PROBLEMS, EXIT_NOT_CHECKED = 0, 1, 2
+#: Each check's layer of the stack, from the bottom: where to start fixing.
+LAYERS = (
+    ("connection", ("doctor_module", "kube_api")),
+    ("driver", ("nvidia_smi", "driver_mismatch", "device_nodes")),
+    ("toolkit", ("container_runtime",)),
+    ("engine", ("engine_runtime", "engine_running", "default_runtime", "daemon_reload")),
+    ("node", ("k8s_node",)),
+    ("runtime_class", ("runtime_class", "runtime_handler", "plugin_runtime")),
+    ("device_plugin", ("device_plugin", "plugin_pod", "plugin_tolerations", "plugin_config")),
+    ("allocatable", ("capacity",)),
+    ("pods", ("gpu_pods_runtime", "pending_gpu_pods")),
+)
+_LAYER_OF = dict((check_id, layer) for layer, ids in LAYERS for check_id in ids)
+
+GPU_RESOURCE_PREFIX = "nvidia.com/"
+#: Taints the DaemonSet controller tolerates by itself (pkg/controller/daemon/util).
+DAEMONSET_AUTO_TOLERATED = (
+    "node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable", "node.kubernetes.io/disk-pressure",
+    "node.kubernetes.io/memory-pressure", "node.kubernetes.io/pid-pressure", "node.kubernetes.io/unschedulable",
+    "node.kubernetes.io/network-unavailable",
+)
+#: First version of the NVIDIA device plugin with WSL2 support (DESIGN section 4).
+_PLUGIN_WSL_MIN = (0, 15, 0)
+RUNTIME_ERROR_RE = re.compile(
+    r"no runtime for \S+ is configured|runtimehandler \S+ not supported|runtime handler \S+ (?:is )?not"
+    r"|runtimeclass \S+ not found|failed to get sandbox runtime", re.IGNORECASE)
+
+
+def to_plain(value):
+    """Deep copy as plain dict/list/str (drops wrappers such as Ansible's tagged or lazy containers)."""
+    if isinstance(value, Mapping):
+        return dict((str(k), to_plain(v)) for k, v in value.items())
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    if isinstance(value, str):
+        return str(value)
+    if isinstance(value, Sequence):
+        return [to_plain(v) for v in value]
+    return value
+
+
+# =========================================================================== cluster side
+
+
+def _meta(obj, key):
+    return _get(obj, "metadata", key, default="")
+
+
+def _labels(obj):
+    return _get(obj, "metadata", "labels", default={}) or {}
+
+
+def _containers(spec):
+    return [c for c in (spec or {}).get("containers") or [] if isinstance(c, dict)]
+
+
+def _argv(container):
+    return [str(a) for a in (container.get("command") or []) + (container.get("args") or [])]
+
+
+_OTHER_BINARIES = re.compile(r"(^|[\s/;])(gpu-feature-discovery|mps-control-daemon|config-manager)(\s|;|$)")
+_PLUGIN_BINARY = re.compile(r"(^|[\s/;])nvidia-device-plugin(\s|;|$)")
+
+
+def _plugin_container(spec):
+    """The device plugin's container in a pod spec, or None."""
+    for container in _containers(spec):
+        text = " ".join(_argv(container))
+        if _PLUGIN_BINARY.search(text) and not _OTHER_BINARIES.search(text):
+            return container
+    for container in _containers(spec):
+        text = " ".join(_argv(container))
+        if not container.get("command") and "k8s-device-plugin" in str(container.get("image") or "") \
+                and not _OTHER_BINARIES.search(text):
+            return container
+    return None
+
+
+def _env(container):
+    out = {}
+    for item in (container or {}).get("env") or []:
+        if isinstance(item, dict) and "value" in item:
+            out[str(item.get("name"))] = "" if item.get("value") is None else str(item.get("value"))
+    return out
+
+
+def _arg_value(container, flag):
+    args = _argv(container or {})
+    for i, arg in enumerate(args):
+        if arg.startswith(flag + "="):
+            return arg.split("=", 1)[1]
+        if arg == flag and i + 1 < len(args):
+            return args[i + 1]
+    return None
+
+
+def image_version(image):
+    """(major, minor, patch) from an image tag such as ``nvcr.io/nvidia/k8s-device-plugin:v0.17.1``, or None."""
+    tag = str(image or "").rsplit("/", 1)[-1].partition("@")[0]
+    if ":" not in tag:
+        return None
+    match = re.match(r"^v?(\d+)\.(\d+)(?:\.(\d+))?", tag.split(":", 1)[1])
+    if not match:
+        return None
+    return tuple(int(x or 0) for x in match.groups())
+
+
+def find_device_plugins(daemonsets):
+    """NVIDIA device plugin DaemonSets among ``daemonsets`` (k8s objects), described as plain dicts.
+
+    A DaemonSet is the device plugin when a container runs ``nvidia-device-plugin`` (Helm chart,
+    GPU operator, this collection) or, for old manifests without a command, uses the
+    k8s-device-plugin image; GPU feature discovery and the MPS control daemon use the same
+    image with another command and are not counted.
+    """
+    found = []
+    for ds in daemonsets or []:
+        spec = _get(ds, "spec", "template", "spec", default={})
+        container = _plugin_container(spec)
+        if container is None:
+            continue
+        manager = None
+        for other in _containers(spec):
+            argv = _argv(other)
+            if argv and posixpath.basename(argv[0]) == "config-manager":
+                manager = other
+        manager_env = _env(manager)
+        config_map = ""
+        if manager is not None:
+            mounts = set(m.get("name") for m in manager.get("volumeMounts") or [] if isinstance(m, dict))
+            for volume in spec.get("volumes") or []:
+                if isinstance(volume, dict) and volume.get("name") in mounts and isinstance(volume.get("configMap"), dict):
+                    config_map = volume["configMap"].get("name") or ""
+        plugin_env = _env(container)
+        match_labels = _get(ds, "spec", "selector", "matchLabels", default={}) or {}
+        status = ds.get("status") or {}
+        found.append({
+            "namespace": _meta(ds, "namespace"),
+            "name": _meta(ds, "name"),
+            "uid": _meta(ds, "uid"),
+            "container": container.get("name") or "",
+            "image": container.get("image") or "",
+            "version": ".".join(str(x) for x in image_version(container.get("image")) or ()) or None,
+            "pod_selector": ["%s=%s" % (k, v) for k, v in sorted(match_labels.items())],
+            "runtime_class": spec.get("runtimeClassName") or "",
+            "tolerations": spec.get("tolerations") or [],
+            "node_selector": spec.get("nodeSelector") or {},
+            "affinity": spec.get("affinity") or {},
+            "config_manager": manager is not None,
+            "config_map": config_map,
+            "node_label": manager_env.get("NODE_LABEL") or CONFIG_LABEL,
+            "default_config": manager_env.get("DEFAULT_CONFIG", ""),
+            "fallback_strategies": [s for s in manager_env.get("FALLBACK_STRATEGIES", "").split(",") if s],
+            "mig_strategy": plugin_env.get("MIG_STRATEGY") or _arg_value(container, "--mig-strategy") or None,
+            "desired": int(status.get("desiredNumberScheduled") or 0),
+            "ready": int(status.get("numberReady") or 0),
+        })
+    return sorted(found, key=lambda p: (p["namespace"], p["name"]))
+
+
+def plugin_reads(plugins):
+    """What to read next for each device plugin: its config ConfigMap (when it has one) and its
+    namespace's warning events about pods, as ``kubernetes.core.k8s_info`` parameters."""
+    out = []
+    for plugin in plugins or []:
+        if plugin.get("config_map"):
+            out.append({"kind": "ConfigMap", "namespace": plugin["namespace"], "name": plugin["config_map"]})
+        out.append({"kind": "Event", "namespace": plugin["namespace"],
+                    "field_selectors": ["involvedObject.kind=Pod", "type=Warning"]})
+    return out
+
+
+# --------------------------------------------------------------------------- scheduling rules
+
+
+def _expression_matches(values, expr):
+    key, op = expr.get("key"), expr.get("operator")
+    wanted = [str(v) for v in expr.get("values") or []]
+    present = key in values
+    value = values.get(key)
+    if op == "In":
+        return present and value in wanted
+    if op == "NotIn":
+        return not present or value not in wanted
+    if op == "Exists":
+        return present
+    if op == "DoesNotExist":
+        return not present
+    if op in ("Gt", "Lt") and present and wanted:
+        try:
+            left, right = int(value), int(wanted[0])
+        except ValueError:
+            return False
+        return left > right if op == "Gt" else left < right
+    return False
+
+
+def selection_problems(node, pod_spec):
+    """Why a pod spec's nodeSelector / required node affinity does not select ``node`` ([] = it does)."""
+    labels = _labels(node)
+    problems = []
+    for key, value in sorted((pod_spec.get("nodeSelector") or {}).items()):
+        if labels.get(key) != str(value):
+            has = "%s=%s" % (key, labels[key]) if key in labels else "no such label"
+            problems.append("nodeSelector %s=%s (node has %s)" % (key, value, has))
+    terms = _get(pod_spec, "affinity", "nodeAffinity", "requiredDuringSchedulingIgnoredDuringExecution",
+                 "nodeSelectorTerms", default=[])
+    if terms:
+        fields = {"metadata.name": _meta(node, "name")}
+        matched = False
+        for term in terms:
+            exprs = term.get("matchExpressions") or []
+            field_exprs = term.get("matchFields") or []
+            if (exprs or field_exprs) and all(_expression_matches(labels, e) for e in exprs) \
+                    and all(_expression_matches(fields, e) for e in field_exprs):
+                matched = True
+                break
+        if not matched:
+            wanted = []
+            for term in terms:
+                wanted.append(" and ".join("%s %s %s" % (e.get("key"), e.get("operator"), ",".join(e.get("values") or []))
+                                           for e in term.get("matchExpressions") or []))
+            problems.append("required node affinity (%s)" % " or ".join("(%s)" % w for w in wanted if w))
+    return problems
+
+
+def tolerates(tolerations, taint):
+    """Kubernetes toleration matching (k8s.io/api/core/v1 Toleration.ToleratesTaint)."""
+    for tol in tolerations or []:
+        if not isinstance(tol, dict):
+            continue
+        effect = tol.get("effect") or ""
+        if effect and effect != taint.get("effect"):
+            continue
+        key = tol.get("key") or ""
+        op = tol.get("operator") or "Equal"
+        if not key:
+            if op == "Exists":
+                return True
+            continue
+        if key != taint.get("key"):
+            continue
+        if op == "Exists" or str(tol.get("value") or "") == str(taint.get("value") or ""):
+            return True
+    return False
+
+
+def untolerated_taints(node, tolerations, auto_daemonset=True):
+    """NoSchedule/NoExecute taints of ``node`` that ``tolerations`` do not tolerate."""
+    out = []
+    for taint in _get(node, "spec", "taints", default=[]) or []:
+        if taint.get("effect") not in ("NoSchedule", "NoExecute"):
+            continue
+        if auto_daemonset and taint.get("key") in DAEMONSET_AUTO_TOLERATED:
+            continue
+        if not tolerates(tolerations, taint):
+            out.append(taint)
+    return out
+
+
+def _taint_text(taint):
+    value = taint.get("value")
+    return "%s%s:%s" % (taint.get("key"), "=%s" % value if value not in (None, "") else "", taint.get("effect"))
+
+
+# --------------------------------------------------------------------------- pods
+
+
+def gpu_requests(pod):
+    """``{resource: count}`` of nvidia.com/* a pod asks for (limits, else requests; init containers max)."""
+    spec = pod.get("spec") or {}
+
+    def per_container(container):
+        resources = container.get("resources") or {}
+        out = {}
+        for source in (resources.get("requests") or {}, resources.get("limits") or {}):
+            for key, value in source.items():
+                if str(key).startswith(GPU_RESOURCE_PREFIX):
+                    out[key] = _as_int(value)
+        return out
+
+    total = {}
+    for container in _containers(spec):
+        for key, value in per_container(container).items():
+            total[key] = total.get(key, 0) + value
+    for container in spec.get("initContainers") or []:
+        for key, value in per_container(container).items():
+            total[key] = max(total.get(key, 0), value)
+    return dict((k, v) for k, v in sorted(total.items()) if v > 0)
+
+
+def _as_int(value):
+    try:
+        return int(str(value))
+    except (TypeError, ValueError):
+        return 0
+
+
+def _pod_name(pod):
+    return "%s/%s" % (_meta(pod, "namespace"), _meta(pod, "name"))
+
+
+def pod_state(pod):
+    """A pod's state as ``kubectl get pod`` would summarise it.
+
+    ``{phase, ready, reason, message, restarts, condition_reason, condition_message}``: ready
+    when Running with every container ready; reason/message of the first waiting container
+    (init containers first) or of a terminated one that is not ready (a Completed init
+    container does not count); the first False condition's reason as a fallback.
+    """
+    status = pod.get("status") or {}
+    phase = status.get("phase") or "Unknown"
+    statuses = status.get("containerStatuses") or []
+    ready = phase == "Running" and bool(statuses) and all(cs.get("ready") for cs in statuses)
+    restarts = sum(_as_int(cs.get("restartCount")) for cs in statuses)
+    reason, message = "", ""
+    for cs in list(status.get("initContainerStatuses") or []) + list(statuses):
+        state = cs.get("state") or {}
+        for kind in ("waiting", "terminated"):
+            if kind in state and not reason and (kind == "waiting" or not cs.get("ready")):
+                if kind == "terminated" and (state[kind] or {}).get("reason") == "Completed":
+                    continue
+                reason = (state[kind] or {}).get("reason") or kind
+                message = (state[kind] or {}).get("message") or ""
+    cond_reason, cond_message = "", ""
+    for cond in status.get("conditions") or []:
+        if cond.get("status") == "False" and cond.get("reason"):
+            cond_reason, cond_message = cond.get("reason"), cond.get("message") or ""
+            break
+    return {"phase": phase, "ready": ready, "reason": reason, "message": message, "restarts": restarts,
+            "condition_reason": cond_reason, "condition_message": cond_message}
+
+
+def _pod_problem(pod, events):
+    """(ready, reason, text) describing a pod's state, with the newest matching warning event's message."""
+    state = pod_state(pod)
+    phase, ready, restarts, reason, message = (state["phase"], state["ready"], state["restarts"], state["reason"],
+                                               state["message"])
+    pod_events = [e for e in events or [] if _get(e, "involvedObject", "name") == _meta(pod, "name")
+                  and _get(e, "involvedObject", "namespace", default=_meta(e, "namespace")) == _meta(pod, "namespace")
+                  and e.get("type") == "Warning"]
+    pod_events.sort(key=lambda e: str(e.get("lastTimestamp") or e.get("eventTime") or _meta(e, "creationTimestamp")))
+    event = pod_events[-1] if pod_events else None
+    parts = [phase + (" (%s)" % reason if reason else "")]
+    if restarts:
+        parts.append("%s" % _plural(restarts, "restart"))
+    if message:
+        parts.append(_first_line(message, 160))
+    if event is not None:
+        parts.append("event %s: %s" % (event.get("reason") or "?", _first_line(event.get("message") or "", 200)))
+    return ready, reason, "; ".join(parts)
+
+
+def _scheduler_message(pod):
+    for cond in _get(pod, "status", "conditions", default=[]) or []:
+        if cond.get("type") == "PodScheduled" and cond.get("status") == "False":
+            message = cond.get("message") or cond.get("reason") or "not scheduled"
+            return message.split(" preemption:")[0].strip()
+    return None
+
+
+def _pending_fix(message, allocatable_text):
+    text = message.lower()
+    if "insufficient nvidia.com/" in text:
+        return ("all advertised GPUs are taken or too few are advertised (%s): lower the request, stop other GPU "
+                "pods, or share GPUs with time-slicing replicas" % (allocatable_text or "no GPU node advertises any"))
+    if "untolerated taint" in text or "had taint" in text:
+        return "add a toleration for the GPU nodes' taint (e.g. nvidia.com/gpu Exists NoSchedule) to the pod"
+    if "node affinity" in text or "node selector" in text or "didn't match pod's node" in text:
+        return "the pod's nodeSelector/affinity matches no GPU node: compare it with the GPU nodes' labels"
+    if "unschedulable" in text:
+        return "GPU nodes are cordoned: kubectl uncordon <node>"
+    if "runtimeclass" in text:
+        return "create the RuntimeClass the pod names (see runtime_class)"
+    return "kubectl describe pod on it and read the Events"
+
+
+# --------------------------------------------------------------------------- config-manager
+
+
+def select_config(plugin, node_labels, keys):
+    """Which ConfigMap key config-manager links for a node (cmd/config-manager updateConfigName).
+
+    Returns ``(key, how, error)``: key ``""`` means the empty config (plain GPUs); error is
+    config-manager's own message when it gives up.
+    """
+    label = str(node_labels.get(plugin.get("node_label") or CONFIG_LABEL) or "")
+    keys = list(keys)
+    if not keys:
+        return None, "", "no configuration files available"
+    if label:
+        if label not in keys:
+            return None, "label", "specified config %s does not exist" % label
+        return label, "label %s=%s" % (plugin.get("node_label") or CONFIG_LABEL, label), None
+    default = plugin.get("default_config") or ""
+    if default:
+        if default not in keys:
+            # config-manager prints the (empty) label value here: "specified config  does not exist"
+            return None, "default", "specified config %s does not exist (DEFAULT_CONFIG)" % default
+        return default, "DEFAULT_CONFIG=%s" % default, None
+    for strategy in plugin.get("fallback_strategies") or []:
+        if strategy == "named" and "default" in keys:
+            return "default", "fallback named", None
+        if strategy == "single" and len(keys) == 1:
+            return keys[0], "fallback single", None
+        if strategy == "empty":
+            return "", "fallback empty", None
+        if strategy not in ("named", "single", "empty"):
+            return None, "fallback", "unknown fallback strategy: %s" % strategy
+    return None, "fallback", "no config was set, no default was provided, and all fallbacks failed"
+
+
+def _resources_text(resources):
+    return ", ".join("%s=%s" % (k, v) for k, v in sorted(resources.items())) or "none"
+
+
+# --------------------------------------------------------------------------- per node
+
+
+class _NodeContext(object):
+    """Everything the per-node cluster checks look at."""
+
+    def __init__(self, host, node_input, objects, options):
+        self.host = host
+        self.options = options
+        result = node_input.get("result") or {}
+        self.result = result
+        self.node_info = result.get("node") or {}
+        self.nvidia = result.get("nvidia")
+        self.wsl = bool(self.node_info.get("wsl") or (self.nvidia or {}).get("wsl"))
+        names = [str(n) for n in node_input.get("names") or [] if n]
+        hostname = self.node_info.get("hostname")
+        if hostname:
+            names.append(str(hostname).lower())
+        names.append(host)
+        self.candidates = []
+        for name in names:
+            if name not in self.candidates:
+                self.candidates.append(name)
+        by_name = dict((_meta(n, "name"), n) for n in objects.get("nodes") or [])
+        self.node = None
+        for name in self.candidates:
+            if name in by_name:
+                self.node = by_name[name]
+                break
+        self.name = _meta(self.node, "name") if self.node else None
+        self.plugins = objects.get("plugins") or []
+        self.plugin = self.plugins[0] if self.plugins else None
+        rc_name = options.get("runtime_class") or RUNTIME_NAME
+        self.runtime_classes = dict((_meta(rc, "name"), rc) for rc in objects.get("runtime_classes") or [])
+        self.plugin_rc_name = (self.plugin or {}).get("runtime_class") or ""
+        self.rc_name = self.plugin_rc_name or rc_name
+        self.runtime_class = self.runtime_classes.get(self.rc_name)
+        self.pods = [p for p in objects.get("pods") or [] if _get(p, "spec", "nodeName") == self.name] if self.name else []
+        self.events = objects.get("events") or []
+        self.config_maps = dict(((_meta(c, "namespace"), _meta(c, "name")), c) for c in objects.get("config_maps") or [])
+        self.parse_yaml = options.get("parse_yaml")
+        self.selected = None  # (key, config dict) once plugin_config ran
+
+    def plugin_pod(self):
+        if not self.plugin:
+            return None
+        for pod in self.pods:
+            if _meta(pod, "namespace") != self.plugin["namespace"]:
+                continue
+            for owner in _get(pod, "metadata", "ownerReferences", default=[]) or []:
+                if owner.get("kind") == "DaemonSet" and (owner.get("uid") == self.plugin["uid"]
+                                                         or owner.get("name") == self.plugin["name"]):
+                    return pod
+        return None
+
+
+def _plugin_ref(plugin):
+    return "DaemonSet %s/%s" % (plugin["namespace"], plugin["name"])
+
+
+def _check_k8s_node(ctx):
+    if ctx.node is None:
+        return check("k8s_node", FAIL, "no Kubernetes node named %s" % " or ".join(ctx.candidates),
+                     "join it (playbooks/cluster_join.yml), or set doctor_node_name to its node name")
+    ready = [c for c in _get(ctx.node, "status", "conditions", default=[]) or [] if c.get("type") == "Ready"]
+    info = _get(ctx.node, "status", "nodeInfo", default={})
+    version = "%s, %s" % (info.get("kubeletVersion") or "?", info.get("containerRuntimeVersion") or "?")
+    if not ready or ready[0].get("status") != "True":
+        message = ready[0].get("message") if ready else "no Ready condition"
+        return check("k8s_node", FAIL, "node %s is NotReady: %s" % (ctx.name, _first_line(message, 160)),
+                     "check the kubelet on the node: journalctl -u k3s-agent (or kubelet) -b")
+    if _get(ctx.node, "spec", "unschedulable"):
+        return check("k8s_node", FAIL, "node %s is Ready but cordoned: no new pods land on it (%s)" % (ctx.name, version),
+                     "kubectl uncordon %s" % ctx.name)
+    return check("k8s_node", PASS, "node %s Ready (%s)" % (ctx.name, version))
+
+
+def _check_plugin_pod(ctx):
+    plugin = ctx.plugin
+    if plugin is None:
+        return check("plugin_pod", SKIP, "no device plugin DaemonSet (see device_plugin)")
+    if ctx.node is None:
+        return check("plugin_pod", SKIP, "not a Kubernetes node (see k8s_node)")
+    version = image_version(plugin.get("image"))
+    if ctx.wsl and version is not None and version < _PLUGIN_WSL_MIN:
+        return check("plugin_pod", FAIL, "device plugin %s does not support WSL2 nodes (needs v0.15.0 or later)"
+                     % plugin.get("image"), "upgrade the device plugin (gpu_cluster_device_plugin_version)")
+    pod = ctx.plugin_pod()
+    if pod is None:
+        spec = {"nodeSelector": plugin["node_selector"], "affinity": plugin["affinity"]}
+        problems = selection_problems(ctx.node, spec)
+        if problems:
+            return check("plugin_pod", FAIL, "%s does not select node %s: %s"
+                         % (_plugin_ref(plugin), ctx.name, "; ".join(problems)),
+                         "label the node to match (gpu_cluster sets nvidia.com/gpu.present=true), or widen the "
+                         "DaemonSet's nodeSelector/affinity")
+        taints = untolerated_taints(ctx.node, plugin["tolerations"])
+        if taints:
+            return check("plugin_pod", FAIL, "no plugin pod on %s: taint %s not tolerated (see plugin_tolerations)"
+                         % (ctx.name, ", ".join(_taint_text(t) for t in taints)),
+                         "add the toleration to the DaemonSet (see plugin_tolerations)")
+        return check("plugin_pod", FAIL, "no pod of %s on %s (desired %d, ready %d)"
+                     % (_plugin_ref(plugin), ctx.name, plugin["desired"], plugin["ready"]),
+                     "kubectl -n %s describe daemonset %s" % (plugin["namespace"], plugin["name"]))
+    ready, reason, text = _pod_problem(pod, ctx.events)
+    name = _pod_name(pod)
+    if ready:
+        return check("plugin_pod", PASS, "%s %s" % (name, text))
+    if RUNTIME_ERROR_RE.search(text):
+        fix = ("the node's engine has no runtime %s: see engine_runtime/runtime_handler (on k3s restart it after "
+               "installing the toolkit)" % (ctx.runtime_class or {}).get("handler", ctx.rc_name))
+    elif reason in ("CrashLoopBackOff", "Error"):
+        fix = ("read its log: kubectl -n %s logs %s -c %s --previous (NVML errors: the pod lacks the NVIDIA "
+               "runtime, see plugin_runtime)" % (plugin["namespace"], _meta(pod, "name"), plugin["container"]))
+    elif reason in ("ImagePullBackOff", "ErrImagePull"):
+        fix = "the node cannot pull %s: check registry access from the node" % plugin["image"]
+    else:
+        fix = "kubectl -n %s describe pod %s" % (plugin["namespace"], _meta(pod, "name"))
+    return check("plugin_pod", FAIL, "%s %s" % (name, text), fix)
+
+
+def _check_plugin_tolerations(ctx):
+    plugin = ctx.plugin
+    if plugin is None or ctx.node is None:
+        return check("plugin_tolerations", SKIP, "no device plugin DaemonSet or no node")
+    taints = [t for t in _get(ctx.node, "spec", "taints", default=[]) or []
+              if t.get("effect") in ("NoSchedule", "NoExecute") and t.get("key") not in DAEMONSET_AUTO_TOLERATED]
+    bad = untolerated_taints(ctx.node, plugin["tolerations"])
+    if bad:
+        first = bad[0]
+        return check("plugin_tolerations", FAIL, "%s tolerates none of: %s"
+                     % (_plugin_ref(plugin), ", ".join(_taint_text(t) for t in bad)),
+                     "add to its tolerations {key: %s, operator: Exists, effect: %s} "
+                     "(gpu_cluster_device_plugin_tolerations / Helm tolerations)" % (first.get("key"), first.get("effect")))
+    if not taints:
+        return check("plugin_tolerations", PASS, "node %s has no NoSchedule/NoExecute taint" % ctx.name)
+    return check("plugin_tolerations", PASS, "%s tolerated by the device plugin" % ", ".join(_taint_text(t) for t in taints))
+
+
+def _check_plugin_runtime(ctx):
+    plugin = ctx.plugin
+    if plugin is None:
+        return check("plugin_runtime", SKIP, "no device plugin DaemonSet")
+    if ctx.plugin_rc_name:
+        if ctx.runtime_class is None:
+            return check("plugin_runtime", FAIL, "%s uses runtimeClassName %s, which does not exist: its pods are "
+                         "rejected" % (_plugin_ref(plugin), ctx.plugin_rc_name),
+                         "create RuntimeClass %s (see runtime_class)" % ctx.plugin_rc_name)
+        return check("plugin_runtime", PASS, "plugin pods use RuntimeClass %s (handler %s)"
+                     % (ctx.plugin_rc_name, ctx.runtime_class.get("handler")))
+    default = ctx.node_info.get("default_runtime")
+    handler = (ctx.runtime_class or {}).get("handler") or ctx.rc_name
+    if default is None:
+        return check("plugin_runtime", SKIP, "%s sets no runtimeClassName and the node's default runtime is unknown"
+                     % _plugin_ref(plugin))
+    if default in (handler, RUNTIME_NAME):
+        return check("plugin_runtime", PASS, "no runtimeClassName, but the node's default runtime is %s" % default)
+    return check("plugin_runtime", FAIL, "%s sets no runtimeClassName and the node's default runtime is %s: the "
+                 "plugin cannot load NVML and registers no GPU" % (_plugin_ref(plugin), default),
+                 "set runtimeClassName: %s in the DaemonSet (Helm: --set runtimeClassName=%s), or make %s the "
+                 "default runtime" % (ctx.rc_name, ctx.rc_name, RUNTIME_NAME))
+
+
+def _check_runtime_handler(ctx):
+    if ctx.runtime_class is None:
+        return check("runtime_handler", SKIP, "no RuntimeClass %s (see runtime_class)" % ctx.rc_name)
+    handler = ctx.runtime_class.get("handler") or ""
+    runtimes = ctx.node_info.get("runtimes")
+    engine = ctx.node_info.get("engine")
+    if not engine or not runtimes:
+        return check("runtime_handler", SKIP, "the node's runtimes are unknown (see engine_runtime)")
+    if handler in runtimes:
+        return check("runtime_handler", PASS, "RuntimeClass %s handler %s is a runtime of %s" % (ctx.rc_name, handler, engine))
+    return check("runtime_handler", FAIL, "RuntimeClass %s wants handler %s; %s on this node has only %s: pods fail "
+                 "with 'no runtime for %s is configured'" % (ctx.rc_name, handler, engine, ", ".join(runtimes), handler),
+                 register_fix(engine, handler, None) if handler == RUNTIME_NAME else
+                 "name the runtime %s on the node, or point the RuntimeClass handler at an existing one" % handler)
+
+
+def _check_plugin_config(ctx):
+    plugin = ctx.plugin
+    if plugin is None or ctx.node is None:
+        return check("plugin_config", SKIP, "no device plugin DaemonSet or no node")
+    label_key = plugin.get("node_label") or CONFIG_LABEL
+    label = _labels(ctx.node).get(label_key)
+    if not plugin["config_manager"] or not plugin["config_map"]:
+        ctx.selected = ("", {})
+        if label:
+            return check("plugin_config", FAIL, "node label %s=%s is set but %s has no config-manager/ConfigMap: the "
+                         "label is ignored" % (label_key, label, _plugin_ref(plugin)),
+                         "deploy the plugin with a config ConfigMap (gpu_cluster_device_plugin_configs; Helm "
+                         "config.name or config.map)")
+        return check("plugin_config", SKIP, "%s has no config ConfigMap: no sharing, one nvidia.com/gpu per GPU"
+                     % _plugin_ref(plugin))
+    ref = "ConfigMap %s/%s" % (plugin["namespace"], plugin["config_map"])
+    cm = ctx.config_maps.get((plugin["namespace"], plugin["config_map"]))
+    if cm is None:
+        return check("plugin_config", FAIL, "%s does not exist: the plugin pods cannot mount it" % ref,
+                     "create it (playbooks/gpu_cluster.yml) or fix the DaemonSet's configMap volume")
+    data = cm.get("data") or {}
+    key, how, error = select_config(plugin, _labels(ctx.node), sorted(data))
+    if error:
+        keys = ", ".join(sorted(data)) or "none"
+        if how == "label":
+            fix = ("kubectl label node %s %s=<one of: %s> --overwrite, or add key %s to the ConfigMap"
+                   % (ctx.name, label_key, keys, label))
+        else:
+            fix = "label the node: kubectl label node %s %s=<one of: %s>, or add a 'default' key" % (ctx.name, label_key, keys)
+        return check("plugin_config", FAIL, "config-manager: '%s' (%s keys: %s)" % (error, ref, keys), fix)
+    if key == "":
+        ctx.selected = ("", {})
+        return check("plugin_config", PASS, "empty config (%s): no sharing" % how)
+    text = data.get(key) or ""
+    try:
+        config = ctx.parse_yaml(text) if text.strip() else {}
+    except Exception as exc:  # the YAML parser's own message is what helps
+        return check("plugin_config", FAIL, "%s key %s is not valid YAML: %s" % (ref, key, _first_line(str(exc), 160)),
+                     "fix the YAML of key %s" % key)
+    if config is None:
+        config = {}
+    gpus = (ctx.nvidia or {}).get("gpus") if ctx.nvidia else None
+    try:
+        result = analyse(config=config, gpus=gpus, mig_strategy=plugin.get("mig_strategy"), wsl=ctx.wsl)
+    except DevicePluginConfigError as exc:
+        return check("plugin_config", FAIL, "%s key %s (%s): %s" % (ref, key, how, _first_line(str(exc), 200)),
+                     "fix key %s (check it with homelab.gpu_node.nvidia_device_plugin_config), then restart the "
+                     "plugin pod" % key)
+    ignored = [w for w in result["warnings"] if "unknown key" in w]
+    if ignored:
+        return check("plugin_config", FAIL, "%s key %s: %s" % (ref, key, "; ".join(_first_line(w, 120) for w in ignored)),
+                     "fix the key names (the plugin silently ignores unknown keys, e.g. a typo in timeSlicing)")
+    ctx.selected = (key, config)
+    sharing = result["sharing_strategy"]
+    return check("plugin_config", PASS, "%s key %s (%s) is valid: sharing %s" % (ref, key, how, sharing))
+
+
+def _nvidia_resources(node, field):
+    values = _get(node, "status", field, default={}) or {}
+    return dict((k, _as_int(v)) for k, v in sorted(values.items()) if str(k).startswith(GPU_RESOURCE_PREFIX)
+                and _as_int(v) > 0)
+
+
+def _check_capacity(ctx):
+    if ctx.node is None:
+        return check("capacity", SKIP, "not a Kubernetes node")
+    allocatable = _nvidia_resources(ctx.node, "allocatable")
+    capacity = _nvidia_resources(ctx.node, "capacity")
+    advertised = "advertises %s" % _resources_text(allocatable)
+    if ctx.plugin is None:
+        return check("capacity", SKIP, "no device plugin; node %s" % advertised)
+    if not ctx.nvidia or not ctx.nvidia.get("present"):
+        return check("capacity", SKIP, "GPU facts unknown (see nvidia_smi); node %s" % advertised)
+    if ctx.selected is None:
+        return check("capacity", SKIP, "no usable device plugin config (see plugin_config); node %s" % advertised)
+    key, config = ctx.selected
+    mig = ctx.plugin.get("mig_strategy")
+    try:
+        planned = analyse(config=config, gpus=ctx.nvidia.get("gpus"), mig_strategy=mig, wsl=ctx.wsl)["capacity"]
+        plain = analyse(config={}, gpus=ctx.nvidia.get("gpus"), mig_strategy=mig, wsl=ctx.wsl)["capacity"]
+    except DevicePluginConfigError as exc:
+        return check("capacity", SKIP, "cannot predict: %s" % _first_line(str(exc), 160))
+    planned = dict((k, v) for k, v in planned.items() if v > 0)
+    base = "planned %s (config %s)" % (_resources_text(planned), key or "empty")
+    if allocatable == planned:
+        return check("capacity", PASS, "%s, as planned" % advertised)
+    ns = ctx.plugin["namespace"]
+    pod = ctx.plugin_pod()
+    restart = ("kubectl -n %s delete pod %s" % (ns, _meta(pod, "name")) if pod is not None
+               else "restart the device plugin pod on %s" % ctx.name)
+    if not allocatable:
+        return check("capacity", FAIL, "node advertises no nvidia.com resource; %s" % base,
+                     "the plugin has not registered on this node: see plugin_pod and plugin_runtime")
+    unhealthy = dict((k, capacity[k] - allocatable.get(k, 0)) for k in capacity if capacity[k] > allocatable.get(k, 0))
+    if unhealthy and capacity == planned:
+        return check("capacity", FAIL, "capacity %s but allocatable %s: devices marked unhealthy"
+                     % (_resources_text(capacity), _resources_text(allocatable)),
+                     "look for Xid errors: dmesg | grep -i xid, and the plugin log (kubectl -n %s logs <plugin pod>)" % ns)
+    if allocatable == plain and planned != plain:
+        return check("capacity", FAIL, "node %s, i.e. no sharing: the plugin runs without its config; %s"
+                     % (advertised, base),
+                     "%s (config changes need a plugin restart unless the config-manager sidecar runs)" % restart)
+    return check("capacity", FAIL, "node %s; %s" % (advertised, base),
+                 "%s so it rereads its config; if it persists compare the GPU count (nvidia_smi) and MIG strategy" % restart)
+
+
+def _check_gpu_pods_runtime(ctx):
+    if ctx.node is None:
+        return check("gpu_pods_runtime", SKIP, "not a Kubernetes node")
+    default = ctx.node_info.get("default_runtime")
+    handlers = set([RUNTIME_NAME])
+    if ctx.runtime_class is not None and ctx.runtime_class.get("handler"):
+        handlers.add(ctx.runtime_class["handler"])
+    plugin_uid = _meta(ctx.plugin_pod() or {}, "uid") if ctx.plugin else None
+    gpu_pods = [p for p in ctx.pods if gpu_requests(p) and _meta(p, "uid") != plugin_uid]
+    if not gpu_pods:
+        return check("gpu_pods_runtime", PASS, "no pod on this node requests a GPU")
+    if default in handlers:
+        return check("gpu_pods_runtime", PASS, "%s; default runtime %s" % (_plural(len(gpu_pods), "GPU pod"), default))
+    bad = []
+    for pod in gpu_pods:
+        rc = _get(pod, "spec", "runtimeClassName", default="")
+        if not rc:
+            bad.append(_pod_name(pod))
+        elif rc in ctx.runtime_classes and ctx.runtime_classes[rc].get("handler") not in handlers:
+            bad.append("%s (RuntimeClass %s)" % (_pod_name(pod), rc))
+    if default is None and bad:
+        return check("gpu_pods_runtime", SKIP, "default runtime unknown; pods without runtimeClassName: %s" % ", ".join(bad))
+    if bad:
+        return check("gpu_pods_runtime", FAIL, "GPU allocated but started with %s, so no GPU inside: %s"
+                     % (default, ", ".join(bad)),
+                     "add runtimeClassName: %s to these pods' spec, or make %s the node's default runtime"
+                     % (ctx.rc_name, RUNTIME_NAME))
+    return check("gpu_pods_runtime", PASS, "%s, all with runtimeClassName" % _plural(len(gpu_pods), "GPU pod"))
+
+
+def _node_cluster_checks(ctx):
+    checks = [_check_k8s_node(ctx), _check_plugin_pod(ctx), _check_plugin_tolerations(ctx), _check_plugin_runtime(ctx),
+              _check_runtime_handler(ctx), _check_plugin_config(ctx), _check_capacity(ctx), _check_gpu_pods_runtime(ctx)]
+    return checks
+
+
+# --------------------------------------------------------------------------- cluster wide
+
+
+def _check_kube_api(objects):
+    nodes = objects.get("nodes") or []
+    versions = sorted(set(_get(n, "status", "nodeInfo", "kubeletVersion", default="?") for n in nodes))
+    return check("kube_api", PASS, "read %s through %s (kubelet %s)"
+                 % (_plural(len(nodes), "node"), objects.get("api_host") or "the kube API", ", ".join(versions) or "?"))
+
+
+def _check_runtime_class(objects, options, plugins):
+    name = ((plugins or [{}])[0].get("runtime_class") if plugins else "") or options.get("runtime_class") or RUNTIME_NAME
+    for rc in objects.get("runtime_classes") or []:
+        if _meta(rc, "name") == name:
+            return check("runtime_class", PASS, "RuntimeClass %s -> handler %s" % (name, rc.get("handler")))
+    others = ", ".join(sorted(_meta(rc, "name") for rc in objects.get("runtime_classes") or [])) or "none"
+    return check("runtime_class", FAIL, "no RuntimeClass %s (existing: %s)" % (name, others),
+                 "create RuntimeClass %s with handler %s (playbooks/gpu_cluster.yml does; k3s creates it when it finds "
+                 "the runtime at start)" % (name, RUNTIME_NAME))
+
+
+def _check_device_plugin(plugins):
+    if not plugins:
+        return check("device_plugin", FAIL, "no NVIDIA device plugin DaemonSet in any namespace",
+                     "deploy it: playbooks/gpu_cluster.yml (or the NVIDIA device plugin Helm chart / GPU operator)")
+    if len(plugins) > 1:
+        return check("device_plugin", FAIL, "%d device plugin DaemonSets: %s; they register the same resources"
+                     % (len(plugins), ", ".join("%s/%s" % (p["namespace"], p["name"]) for p in plugins)),
+                     "keep one (the GPU operator's or the chart's, not both)")
+    plugin = plugins[0]
+    detail = "%s (%s), %d/%d pods ready" % (_plugin_ref(plugin), plugin["image"] or "?", plugin["ready"], plugin["desired"])
+    if plugin["ready"] < plugin["desired"]:
+        return check("device_plugin", FAIL, detail, "see the plugin_pod rows; kubectl -n %s get pods -o wide"
+                     % plugin["namespace"])
+    return check("device_plugin", PASS, detail)
+
+
+def _check_pending(objects):
+    pending = []
+    for pod in objects.get("pods") or []:
+        if _get(pod, "status", "phase") != "Pending":
+            continue
+        wanted = gpu_requests(pod)
+        if wanted:
+            pending.append((pod, wanted))
+    if not pending:
+        return check("pending_gpu_pods", PASS, "no Pending pod requests a GPU")
+    totals = {}
+    for node in objects.get("nodes") or []:
+        for key, value in _nvidia_resources(node, "allocatable").items():
+            totals[key] = totals.get(key, 0) + value
+    parts, fix = [], ""
+    for pod, wanted in pending:
+        message = _scheduler_message(pod)
+        if message is None:
+            where = _get(pod, "spec", "nodeName")
+            dummy, dummy2, text = _pod_problem(pod, objects.get("events") or [])
+            message = "on %s: %s" % (where, text) if where else "not scheduled yet"
+        parts.append("%s (%s): %s" % (_pod_name(pod), _resources_text(wanted), message))
+        if not fix:
+            fix = _pending_fix(message, "cluster allocatable %s" % _resources_text(totals) if totals else "")
+    return check("pending_gpu_pods", FAIL, "%s Pending: %s" % (_plural(len(pending), "GPU pod"), "; ".join(parts)), fix)
+
+
+def with_layers(checks):
+    """Copies of the check rows, each with its ``layer`` (see :data:`LAYERS`)."""
+    return [dict(item, layer=_LAYER_OF.get(item["id"], "other")) for item in checks]
+
+
+def build_report(node_inputs, objects, options):
+    """The whole doctor report.
+
+    ``node_inputs``: list of ``{host, names, result, unreachable, failed, msg}`` (``result`` is
+    the ``gpu_node_doctor`` result). ``objects``: ``{available, error, api_host, nodes,
+    runtime_classes, daemonsets, pods, config_maps, events}`` as read with k8s_info
+    (``available`` false: cluster checks are skipped, or failed when
+    ``options['cluster'] == 'always'``). ``options``: ``runtime_class``, ``cluster``,
+    ``parse_yaml`` (callable turning YAML text into data).
+    """
+    objects = dict(objects or {})
+    options = dict(options or {})
+    mode = str(options.get("cluster") or "auto")
+    available = bool(objects.get("available")) and mode != "never"
+    if available:
+        plugins = objects.get("plugins")
+        if plugins is None:
+            plugins = find_device_plugins(objects.get("daemonsets"))
+        objects["plugins"] = plugins
+        cluster_checks = [_check_kube_api(objects), _check_runtime_class(objects, options, plugins),
+                          _check_device_plugin(plugins), _check_pending(objects)]
+    else:
+        if mode == "never":
+            reason = "cluster checks skipped: doctor_cluster=never"
+        else:
+            reason = "cluster checks skipped: %s" % (_first_line(objects.get("error") or "no kube API reachable", 240))
+        status = FAIL if mode == "always" else SKIP
+        cluster_checks = [check("kube_api", status, reason,
+                                "give a kubeconfig (doctor_kubeconfig or K8S_AUTH_KUBECONFIG) on the kube_api host "
+                                "(doctor_kube_api_host), with the kubernetes Python library installed there")]
+    nodes = {}
+    for item in node_inputs or []:
+        host = str(item.get("host"))
+        result = item.get("result") or {}
+        if item.get("unreachable") or not result.get("checks"):
+            word = "unreachable" if item.get("unreachable") else "failed"
+            checks = [check("doctor_module", FAIL, "%s: %s" % (word, _first_line(item.get("msg") or result.get("msg") or "", 200)),
+                            "check the connection: ansible -m ansible.builtin.ping %s" % host if item.get("unreachable")
+                            else "read the error above; the node needs Python 3")]
+            result = {}
+        else:
+            checks = list(result.get("checks") or [])
+        node_name = None
+        if available:
+            ctx = _NodeContext(host, dict(item, result=result), objects, options)
+            checks.extend(_node_cluster_checks(ctx))
+            node_name = ctx.name
+        summary = summarise(checks)
+        nodes[host] = {"host": host, "node": node_name, "wsl": bool((result.get("node") or {}).get("wsl")),
+                       "engine": (result.get("node") or {}).get("engine"), "checks": checks, "summary": summary,
+                       "ok": summary[FAIL] == 0}
+    cluster_summary = summarise(cluster_checks)
+    total = dict(cluster_summary)
+    for entry in nodes.values():
+        for status in STATUSES:
+            total[status] += entry["summary"][status]
+    not_checked = []
+    if not available and mode == "always":
+        not_checked.append("cluster: %s" % cluster_checks[0]["detail"])
+    for host in sorted(nodes):
+        for item in nodes[host]["checks"]:
+            if item["id"] == "doctor_module":
+                not_checked.append("%s: %s" % (host, item["detail"]))
+    if not_checked:
+        status, exit_code = "not_checked", EXIT_NOT_CHECKED
+    elif total[FAIL]:
+        status, exit_code = "problems", EXIT_PROBLEMS
+    else:
+        status, exit_code = "healthy", EXIT_HEALTHY
+    cluster_checks = with_layers(cluster_checks)
+    for entry in nodes.values():
+        entry["checks"] = with_layers(entry["checks"])
+    report = {
+        "schema": REPORT_SCHEMA,
+        "schema_version": REPORT_SCHEMA_VERSION,
+        "status": status,
+        "exit_code": exit_code,
+        "ok": total[FAIL] == 0,
+        "summary": total,
+        "cluster": {"checked": available, "api_host": objects.get("api_host"), "checks": cluster_checks,
+                    "summary": cluster_summary},
+        "nodes": nodes,
+        "not_checked": not_checked,
+    }
+    report["problems"] = problems(report)
+    return report
+
+
+# =========================================================================== table
+
+
+def _clip(text, width):
+    text = " ".join(str(text).split())
+    return text if len(text) <= width else text[:max(width - 3, 0)] + "..."
+
+
+def _wrap(text, width, max_lines):
+    lines = textwrap.wrap(" ".join(str(text).split()), width, break_long_words=False, break_on_hyphens=False) or [""]
+    if len(lines) > max_lines:
+        lines = lines[:max_lines]
+        lines[-1] = _clip(lines[-1] + " ...", width)
+    return lines
+
+
+def format_table(title, checks, width=120, max_lines=4):
+    """Lines of a fixed-width table: status, check id, detail; ``-> fix:`` lines under each failure.
+
+    Details and fixes wrap in their column (details to at most ``max_lines`` lines; the
+    report keeps the whole text). Double quotes become single quotes so that a JSON
+    callback (AWX's default) prints every line without escapes.
+    """
+    id_width = max([len("CHECK")] + [len(c["id"]) for c in checks])
+    indent = 4 + 2 + id_width + 2
+    text_width = max(width - indent, 30)
+    counts = summarise(checks)
+    lines = ["%s: %d fail, %d pass, %d skip" % (title, counts[FAIL], counts[PASS], counts[SKIP]),
+             "%-4s  %-*s  %s" % ("", id_width, "CHECK", "DETAIL")]
+    for item in checks:
+        status = item["status"].upper() if item["status"] == FAIL else item["status"]
+        detail = _wrap(item["detail"], text_width, max_lines)
+        lines.append("%-4s  %-*s  %s" % (status, id_width, item["id"], detail[0]))
+        lines.extend(" " * indent + more for more in detail[1:])
+        if item["fix"] and item["status"] == FAIL:
+            fix = _wrap("-> fix: " + item["fix"], text_width, 10)
+            lines.extend([" " * indent + fix[0]] + [" " * (indent + 8) + more for more in
+                                                    _wrap(" ".join(fix[1:]), text_width - 8, 10) if fix[1:]])
+    return [line.rstrip().replace('"', "'") for line in lines]
+
+
+def format_tables(report, width=120):
+    """``[{name, lines, text}]``: the cluster table, then one table per node (sorted by host).
+
+    ``text`` is the same table as one string (a YAML callback prints it as a block).
+    """
+    tables = []
+    cluster = report.get("cluster") or {}
+    api = cluster.get("api_host")
+    lines = format_table("cluster%s" % (" (kube API via %s)" % api if api else ""), cluster.get("checks") or [], width)
+    tables.append({"name": "cluster", "lines": lines, "text": "\n".join(lines)})
+    for host in sorted(report.get("nodes") or {}):
+        entry = report["nodes"][host]
+        facts = []
+        if entry.get("node") and entry["node"] != host:
+            facts.append("node %s" % entry["node"])
+        if entry.get("engine"):
+            facts.append(entry["engine"])
+        facts.append("WSL2" if entry.get("wsl") else "bare metal")
+        lines = format_table("%s (%s)" % (host, ", ".join(facts)), entry["checks"], width)
+        tables.append({"name": host, "lines": lines, "text": "\n".join(lines)})
+    return tables
+
+
+def problems(report):
+    """One line per failed check: ``host: id: detail``, for a final fail message."""
+    out = []
+    for item in (report.get("cluster") or {}).get("checks") or []:
+        if item["status"] == FAIL:
+            out.append("cluster: %s: %s" % (item["id"], item["detail"]))
+    for host in sorted(report.get("nodes") or {}):
+        for item in report["nodes"][host]["checks"]:
+            if item["status"] == FAIL:
+                out.append("%s: %s: %s" % (host, item["id"], item["detail"]))
+    return out
+
+
+# =========================================================================== gpu_cluster verify view
+
+
+def _verify_pod_text(state):
+    reason = state["reason"] or state["condition_reason"]
+    message = state["message"] if state["reason"] else state["condition_message"]
+    return state["phase"] + (" (%s%s)" % (reason, ": " + message if message else "") if reason else "")
+
+
+def _runtime_errors(events, kind, name):
+    return [e.get("message") or "" for e in events
+            if (kind is None or _get(e, "involvedObject", "kind") == kind) and _get(e, "involvedObject", "name") == name
+            and RUNTIME_ERROR_RE.search(e.get("message") or "")]
+
+
+def verify_report(plan, nodes, plugin_pods=None, events=None, runtime_class=None, plugin=None):
+    """Per planned node: what it advertises, and problems with their likely cause (gpu_cluster's verify step).
+
+    A view over the doctor's rules for the one DaemonSet the role deployed: the same toleration
+    matching (:func:`untolerated_taints`), pod states (:func:`pod_state`) and runtime errors
+    (:data:`RUNTIME_ERROR_RE`) as the ``plugin_pod``/``plugin_tolerations``/``capacity`` checks,
+    worded against the role's plan.
+
+    ``plan``: list of ``{host, node, capacity: {resource: count}, labels: {k: v}}`` (labels the role
+    set on the node). ``nodes``/``plugin_pods``/``events``: lists of Kubernetes objects.
+    ``runtime_class``: ``{name, exists}`` or None when the plugin runs without one.
+    ``plugin``: ``{namespace, name, tolerations}`` of the device plugin DaemonSet.
+    Without ``plugin_pods`` (None) only capacity and labels are compared.
+    Returns ``{ok, nodes: [{host, node, ok, planned, allocatable, problems}], problems: [str]}``.
+    """
+    if not isinstance(plan, (list, tuple)):
+        raise TypeError("plan must be a list, got %s" % type(plan).__name__)
+    plugin = plugin or {}
+    by_name = dict((_meta(n, "name"), n) for n in nodes or [])
+    pods_by_node = {}
+    for pod in plugin_pods or []:
+        node_name = _get(pod, "spec", "nodeName")
+        if node_name:
+            pods_by_node.setdefault(node_name, []).append(pod)
+    events = [e for e in events or [] if isinstance(e, Mapping)]
+    ds_name = plugin.get("name") or "the device plugin DaemonSet"
+    ds_ref = "%s/%s" % (plugin.get("namespace"), ds_name) if plugin.get("namespace") else ds_name
+    rc_name = (runtime_class or {}).get("name")
+    rc_missing = runtime_class is not None and not runtime_class.get("exists", True)
+    ds_runtime_errors = _runtime_errors(events, "DaemonSet", plugin.get("name"))
+
+    report = []
+    for item in plan:
+        host = item.get("host")
+        name = item.get("node") or host
+        planned = dict((str(k), _as_int(v)) for k, v in (item.get("capacity") or {}).items())
+        entry = {"host": host, "node": name, "planned": planned, "allocatable": {}, "problems": []}
+        problems = entry["problems"]
+        node = by_name.get(name)
+        if node is None:
+            problems.append("node %s (inventory host %s) is not in the cluster: join it first (cluster_join) or set "
+                            "gpu_cluster_node_name for %s to its Kubernetes node name" % (name, host, host))
+            entry["ok"] = False
+            report.append(entry)
+            continue
+        allocatable = _get(node, "status", "allocatable", default={}) or {}
+        entry["allocatable"] = dict((k, _as_int(v)) for k, v in allocatable.items() if k.startswith(GPU_RESOURCE_PREFIX))
+        labels = _labels(node)
+        for key, value in sorted((item.get("labels") or {}).items()):
+            if labels.get(key) != str(value):
+                if key == CONFIG_LABEL:
+                    problems.append("label missing: %s=%s (found %r): the plugin uses its default config instead of "
+                                    "'%s'" % (key, value, labels.get(key), value))
+                else:
+                    problems.append("label missing: %s=%s (found %r): the device plugin DaemonSet selects GPU nodes "
+                                    "by this label" % (key, value, labels.get(key)))
+        pods = pods_by_node.get(name, [])
+        capacity_ok = all(entry["allocatable"].get(res, 0) == count for res, count in planned.items())
+        if plugin_pods is None:
+            # Capacity only (the wait loop): no pod data to explain anything with.
+            if not capacity_ok:
+                problems.append("capacity mismatch: %s" % ", ".join(
+                    "%s allocatable %d, planned %d" % (res, entry["allocatable"].get(res, 0), count)
+                    for res, count in sorted(planned.items()) if entry["allocatable"].get(res, 0) != count))
+        elif not pods:
+            taints = untolerated_taints(node, plugin.get("tolerations"))
+            why = []
+            if rc_missing or ds_runtime_errors:
+                why.append("no runtime: %s" % (ds_runtime_errors[0] if ds_runtime_errors else
+                                               "RuntimeClass %s does not exist" % rc_name))
+            if taints:
+                why.append("untolerated taints %s" % ", ".join(
+                    "%s=%s:%s" % (t.get("key"), t.get("value") or "", t.get("effect")) for t in taints))
+            if _get(node, "spec", "unschedulable"):
+                why.append("the node is cordoned")
+            if not why and not any(p.startswith("label missing") for p in problems):
+                why.append("check the DaemonSet's node affinity and the node's labels")
+            problems.append("device plugin not running on the node: no pod of %s there%s"
+                            % (ds_ref, " (" + "; ".join(why) + ")" if why else ""))
+        else:
+            states = [(p, pod_state(p)) for p in pods]
+            if not any(state["ready"] for dummy, state in states):
+                pod, state = states[0]
+                pod_name = _meta(pod, "name")
+                reason = state["reason"] or state["condition_reason"]
+                runtime_msgs = _runtime_errors(events, None, pod_name)
+                if rc_missing:
+                    problems.append("no runtime: RuntimeClass %s does not exist, so device plugin pod %s cannot run; "
+                                    "create it (gpu_cluster_runtime_class: auto)" % (rc_name, pod_name))
+                elif runtime_msgs:
+                    problems.append("no runtime: device plugin pod %s cannot start (%s); give the node's container "
+                                    "engine an 'nvidia' runtime (homelab.gpu_node.gpu_runtime) and restart it"
+                                    % (pod_name, runtime_msgs[0]))
+                elif reason in ("CrashLoopBackOff", "Error", "RunContainerError", "CreateContainerError"):
+                    problems.append("device plugin not running on the node: pod %s is %s, restarts %d; its log names "
+                                    "the cause (NVML or driver not found usually means the pod did not get the "
+                                    "nvidia runtime, or the driver is broken)"
+                                    % (pod_name, _verify_pod_text(state), state["restarts"]))
+                else:
+                    problems.append("device plugin not running on the node: pod %s is %s"
+                                    % (pod_name, _verify_pod_text(state)))
+            elif not capacity_ok:
+                for res, count in sorted(planned.items()):
+                    got = entry["allocatable"].get(res, 0)
+                    if got == count:
+                        continue
+                    others = dict((k, v) for k, v in entry["allocatable"].items() if k != res and v)
+                    hint = ("the plugin runs but advertises no %s: its log shows why (no GPU found, NVML init failed)"
+                            % res) if got == 0 and not others else (
+                        "GPUs × replicas differ from the plan: the plugin may still run an old config (it reads its "
+                        "config only at start), the node label selects another ConfigMap key, or the node has "
+                        "another number of GPUs than its facts")
+                    if others:
+                        hint += "; the node advertises %s instead" % ", ".join(
+                            "%s=%d" % kv for kv in sorted(others.items()))
+                    problems.append("capacity mismatch: %s allocatable %d, planned %d (%s)" % (res, got, count, hint))
+        entry["ok"] = capacity_ok and not problems
+        report.append(entry)
+    all_problems = ["%s: %s" % (e["node"], p) for e in report for p in e["problems"]]
+    return {"ok": all(e["ok"] for e in report), "nodes": report, "problems": all_problems}
