@@ -73,6 +73,7 @@ def newer(version):
     parts = [int(part) for part in version.split(".")]
     return "%d.%d.0" % (parts[0], parts[1] + 1)
 
+
 DRIVER_POSTINST = r"""#!/bin/sh
 # STAND-IN postinst: plays the kernel loading the nvidia module (see local_apt_repo.py).
 set -e

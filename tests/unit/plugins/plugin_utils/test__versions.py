@@ -56,7 +56,7 @@ def test_version_key_refuses_what_is_not_a_version(text):
     ("1.19.0", []),
     ("1.19.1", ["NVIDIA/nvidia-container-toolkit#1967"]),
     ("1.20.0", []),
-], ids=lambda x: str(x))
+], ids=str)
 def test_known_bad_toolkit_releases(version, ids):
     assert [bad["id"] for bad in v.known_bad("nvidia_container_toolkit", version)] == ids
 
