@@ -68,6 +68,14 @@ class _Loader(yaml.SafeLoader):
 _Loader.add_constructor("!unsafe", lambda loader, node: loader.construct_scalar(node))
 
 
+def _version_matrix_lookup(plugin, component, **_kwargs):
+    """lookup('homelab.gpu_node.version_matrix', NAME): the pin from meta/version_matrix.yml (the only lookup used)."""
+    if plugin != "homelab.gpu_node.version_matrix":
+        raise ValueError(f"awx_configure.yml uses lookup {plugin!r}; only homelab.gpu_node.version_matrix is resolved here")
+    with open(ROOT / "meta" / "version_matrix.yml", encoding="utf-8") as fh:
+        return str(yaml.safe_load(fh)["components"][component]["version"])
+
+
 def _resolve(value, variables):
     """Resolve "{{ name }}" references to play/task vars (lists and dicts stay objects)."""
     if isinstance(value, str):
@@ -78,6 +86,7 @@ def _resolve(value, variables):
                 return _resolve(variables[name], variables)
         if "{{" in value:
             env = jinja2.Environment(undefined=jinja2.StrictUndefined)
+            env.globals["lookup"] = _version_matrix_lookup
             return env.from_string(value).render(**variables)
         return value
     if isinstance(value, list):

@@ -104,6 +104,8 @@ CRI_PLUGIN = {
 
 #: The same, for reading any file containerd accepts (config version 1 names the plugin "cri").
 CRI_PLUGIN_ANY_VERSION = dict([(1, "cri")] + sorted(CRI_PLUGIN.items()))
+#: containerd's default cdi_spec_dirs (containerd 1.7 and 2.x); nvidia-ctk writes to the second.
+CDI_SPEC_DIRS = ("/etc/cdi", "/var/run/cdi")
 
 DROPIN_DIR = "conf.d"
 DROPIN_NAME = "99-nvidia.toml"
@@ -853,6 +855,9 @@ def plan_containerd(main_path, main_text, dropin_text, options, imported=()):
         _set(cri, ("containerd", "default_runtime_name"), options.runtime_name)
     if options.cdi:
         cri["enable_cdi"] = True
+        # the directories of the files loaded before, plus containerd's defaults where missing, so
+        # that a config that narrowed them cannot hide the spec nvidia-ctk writes to /var/run/cdi
+        cri["cdi_spec_dirs"] = cdi_spec_dirs(base_cri.get("cdi_spec_dirs"))
     dropin_data = {"version": version, "plugins": {plugin: cri}}
     comments = [
         OWNED_HEADER,
@@ -880,6 +885,12 @@ def plan_containerd(main_path, main_text, dropin_text, options, imported=()):
     if options.cdi and version == 2:
         summary["note"] = "enable_cdi needs containerd >= 1.7"
     return plan
+
+
+def cdi_spec_dirs(current):
+    """``current`` (a list from the config, or None) with containerd's default CDI spec directories added."""
+    dirs = [str(item) for item in current] if isinstance(current, list) else []
+    return dirs + [item for item in CDI_SPEC_DIRS if item not in dirs]
 
 
 def _created_main_text(dropin_path, with_import):

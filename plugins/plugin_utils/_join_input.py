@@ -287,7 +287,7 @@ def join_plan(i, files=None):
     # k3s
     version = get("k3s_version")
     if not isinstance(version, str) or not _K3S_VERSION.match(version):
-        problems.append("cluster_join_k3s_version must be a k3s release tag such as v1.31.7+k3s1 (got %r)" % version)
+        problems.append("cluster_join_k3s_version must be a k3s release tag such as v1.35.6+k3s1 (got %r)" % version)
     if (get("service_mgr") or "systemd") != "systemd":
         problems.append("the k3s-agent unit needs systemd as PID 1, found %s (WSL: set [boot] systemd=true in "
                         "/etc/wsl.conf and run wsl --shutdown)" % get("service_mgr"))

@@ -31,12 +31,14 @@ Stand-in packages (dpkg-deb; every file says STAND-IN):
   for it in any repository it can reach).
 * nvidia-container-toolkit, nvidia-container-toolkit-base, libnvidia-container-tools,
   libnvidia-container1 at the pinned version and one newer (so the pin matters):
-  nvidia-container-runtime (hands every call to runc), nvidia-ctk (prints its version).
+  nvidia-container-runtime (hands every call to runc), nvidia-ctk (--version, and
+  `cdi generate` / `cdi list` with a spec in the real layout).
 
 The signing key is generated at build time in a temporary GNUPGHOME (never reused).
 Needs gpg and dpkg-deb on the machine that builds (the controller).
 
-usage: local_apt_repo.py OUT --kernel KERNEL [--distro debian12] [--toolkit 1.17.8]
+usage: local_apt_repo.py OUT --kernel KERNEL [--distro debian12] [--toolkit VERSION]
+(VERSION defaults to the toolkit pin of meta/version_matrix.yml)
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ import argparse
 import gzip
 import hashlib
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -54,7 +57,22 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 CAPTURE = os.path.join(ROOT, "tests", "fixtures", "real-gpu", "h200-580.159.04")
 DRIVER_VERSION = "580.159.04"
-NEWER_TOOLKIT = "1.18.0"
+MATRIX = os.path.join(ROOT, "meta", "version_matrix.yml")
+
+
+def pinned_toolkit():
+    """The toolkit pin of the collection's version matrix (read without PyYAML: one line)."""
+    with open(MATRIX) as handle:
+        text = handle.read()
+    block = text.split("\n  nvidia_container_toolkit:\n", 1)[1]
+    return re.search(r"^    version: (\S+)$", block, re.MULTILINE).group(1)
+
+
+def newer(version):
+    """A stand-in release one minor version above ``version`` (so that the pin matters)."""
+    parts = [int(part) for part in version.split(".")]
+    return "%d.%d.0" % (parts[0], parts[1] + 1)
+
 
 DRIVER_POSTINST = r"""#!/bin/sh
 # STAND-IN postinst: plays the kernel loading the nvidia module (see local_apt_repo.py).
@@ -88,10 +106,45 @@ exec runc "$@"
 """
 
 CTK = """#!/bin/sh
-# STAND-IN nvidia-ctk from homelab.gpu_node's local test repository.
-case "$1" in
-  --version|-v) echo "NVIDIA Container Toolkit CLI version %s"; echo "commit: stand-in" ;;
-  *) echo "nvidia-ctk stand-in: only --version is implemented" >&2; exit 2 ;;
+# STAND-IN nvidia-ctk from homelab.gpu_node's local test repository (NVIDIA's is unreachable).
+# Implements --version, `cdi generate [--output=FILE]` and `cdi list`. The real tool asks NVML
+# for the GPUs; the stand-in writes a CDI spec in the real layout (cdiVersion, kind
+# nvidia.com/gpu, devices "0" and "all") for the one GPU of the lab's H200 capture.
+version=%s
+spec() {
+cat <<SPEC
+---
+# STAND-IN CDI spec from the nvidia-ctk stand-in $version (homelab.gpu_node lab test)
+cdiVersion: 0.5.0
+kind: nvidia.com/gpu
+devices:
+  - name: "0"
+    containerEdits:
+      deviceNodes:
+        - path: /dev/nvidia0
+  - name: all
+    containerEdits:
+      deviceNodes:
+        - path: /dev/nvidia0
+containerEdits:
+  env:
+    - NVIDIA_VISIBLE_DEVICES=void
+  deviceNodes:
+    - path: /dev/nvidiactl
+SPEC
+}
+case "$1 $2" in
+  "--version "*|"-v "*) echo "NVIDIA Container Toolkit CLI version $version"; echo "commit: stand-in" ;;
+  "cdi generate")
+    out=
+    for arg in "$@"; do case "$arg" in --output=*) out="${arg#--output=}" ;; esac; done
+    echo "level=info msg=\"STAND-IN nvidia-ctk: generating a CDI spec\"" >&2
+    if [ -n "$out" ]; then mkdir -p "$(dirname "$out")"; spec > "$out"; else spec; fi ;;
+  "cdi list")
+    for f in /etc/cdi/*.yaml /var/run/cdi/*.yaml; do
+      [ -f "$f" ] && grep -q '^kind: nvidia.com/gpu' "$f" && { echo nvidia.com/gpu=0; echo nvidia.com/gpu=all; }
+    done | sort -u ;;
+  *) echo "nvidia-ctk stand-in: only --version, cdi generate and cdi list are implemented" >&2; exit 2 ;;
 esac
 """
 
@@ -214,7 +267,7 @@ def build(out, kernel, distro, toolkit):
         tk = os.path.join(top, "stable", "deb", "amd64")
         os.makedirs(tk)
         debs = []
-        for version in (toolkit, NEWER_TOOLKIT):
+        for version in (toolkit, newer(toolkit)):
             full = version + "-1"
             debs += [
                 build_deb(tk, "libnvidia-container1", full, "libnvidia-container"),
@@ -238,9 +291,9 @@ def main():
     parser.add_argument("out")
     parser.add_argument("--kernel", required=True)
     parser.add_argument("--distro", default="debian12")
-    parser.add_argument("--toolkit", default="1.17.8")
+    parser.add_argument("--toolkit", default=None, help="default: the pin of meta/version_matrix.yml")
     args = parser.parse_args()
-    fpr = build(args.out, args.kernel, args.distro, args.toolkit)
+    fpr = build(args.out, args.kernel, args.distro, args.toolkit or pinned_toolkit())
     print("built %s (signed by %s)" % (args.out, fpr))
 
 

@@ -185,6 +185,9 @@ def test_containerd_present_then_rerun_then_absent(name, version, kwargs):
     main_cri = old_data.get("plugins", {}).get(plugin, {})
     if options.cdi:
         assert cri["enable_cdi"] is True
+        # containerd's default spec directories are always there (nvidia-ctk writes to /var/run/cdi)
+        assert cri["cdi_spec_dirs"][-2:] == ["/etc/cdi", "/var/run/cdi"] or \
+            set(["/etc/cdi", "/var/run/cdi"]) <= set(cri["cdi_spec_dirs"])
     elif version == 2:
         assert cri.get("enable_cdi") == main_cri.get("enable_cdi")  # copied, not changed
     else:
@@ -192,7 +195,7 @@ def test_containerd_present_then_rerun_then_absent(name, version, kwargs):
     if version == 2:
         # containerd 1.x replaces the whole section: everything of the main config is carried over
         for key, value in main_cri.items():
-            if key not in ("containerd", "enable_cdi"):
+            if key not in ("containerd", "enable_cdi", "cdi_spec_dirs"):
                 assert cri[key] == value, key
         runc = main_cri.get("containerd", {}).get("runtimes", {}).get("runc")
         assert cri["containerd"]["runtimes"]["runc"] == (runc or {"runtime_type": "io.containerd.runc.v2"})
@@ -657,3 +660,22 @@ def test_microk8s_restores_a_value_exactly_as_it_was_written():
     cri = tomllib.loads(new)["plugins"][V2]
     assert cri["enable_cdi"] is True and cri["containerd"]["default_runtime_name"] == "nvidia"
     assert rc.plan_microk8s(MK8S, new, opts(state="absent")).change(MK8S).after == original
+
+
+@pytest.mark.parametrize("current,expected", [
+    (None, ["/etc/cdi", "/var/run/cdi"]),
+    (["/etc/cdi", "/var/run/cdi"], ["/etc/cdi", "/var/run/cdi"]),
+    (["/opt/cdi"], ["/opt/cdi", "/etc/cdi", "/var/run/cdi"]),
+    (["/var/run/cdi"], ["/var/run/cdi", "/etc/cdi"]),
+], ids=["unset", "defaults", "user-dir-kept", "one-default"])
+def test_cdi_spec_dirs_keep_the_users_and_add_the_defaults(current, expected):
+    assert rc.cdi_spec_dirs(current) == expected
+
+
+def test_containerd_cdi_dropin_keeps_a_narrowed_spec_dir_and_adds_var_run_cdi():
+    main = 'version = 3\n[plugins."io.containerd.cri.v1.runtime"]\n  cdi_spec_dirs = ["/opt/cdi"]\n'
+    plan = rc.plan_containerd(MAIN, main, None, opts(cdi=True))
+    data = tomllib.loads(plan.change(DROPIN).after)
+    cri = data["plugins"]["io.containerd.cri.v1.runtime"]
+    assert cri["enable_cdi"] is True
+    assert cri["cdi_spec_dirs"] == ["/opt/cdi", "/etc/cdi", "/var/run/cdi"]
