@@ -13,13 +13,17 @@ token or anything derived from it.
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
+import os
 import re
 
 try:
     from urllib.parse import urlsplit
 except ImportError:  # pragma: no cover - Python 2 is not supported
     urlsplit = None
+
+from ansible_collections.homelab.gpu_node.plugins.plugin_utils import _node_labels as nl
 
 _DNS_LABEL = r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?"
 _DNS_NAME = re.compile(r"^%s(\.%s)*$" % (_DNS_LABEL, _DNS_LABEL), re.IGNORECASE)
@@ -141,3 +145,215 @@ def join_input_problems(inputs):
     problems.append(taints_problem(inputs.get("taints", [])))
     problems.append(labels_problem(inputs.get("labels", {})))
     return [problem for problem in problems if problem]
+
+
+# --- the whole join plan: every problem at once, and what the node gets ---------------------------------------
+
+# k3s release asset suffix and checksum file architecture per `uname -m` (install.sh setup_verify_arch).
+K3S_ARCH = {
+    "x86_64": ("amd64", ""),
+    "amd64": ("amd64", ""),
+    "aarch64": ("arm64", "-arm64"),
+    "arm64": ("arm64", "-arm64"),
+    "armv7l": ("arm", "-armhf"),
+    "s390x": ("s390x", "-s390x"),
+}
+# Keys of config.yaml the role sets itself (the user's extra keys must not).
+K3S_RESERVED_KEYS = ("server", "token", "token-file", "agent-token", "agent-token-file", "node-ip", "node-name",
+                     "node-label", "node-taint")
+_K3S_VERSION = re.compile(r"^v[0-9]+\.[0-9]+\.[0-9]+\+k3s[0-9]+$")
+_SHA256 = re.compile(r"^[0-9a-fA-F]{64}$")
+_MICROK8S_CHANNEL = re.compile(r"^[0-9]+\.[0-9]+(-[a-z0-9]+)?/(stable|candidate|beta|edge)$")
+_HOST_PORT = re.compile(r"^[^/\s:]+:[0-9]+$|^\[[0-9a-fA-F:]+\]:[0-9]+$")
+_SUM_LINE = re.compile(r"^([0-9a-fA-F]{64})\s+\*?(\./)?(.*?)\s*$")
+
+
+def checksum_for(text, names):
+    """The sha256 (lower case) that a ``sha256sum`` file gives for the first of ``names`` it lists, else ''."""
+    found = {}
+    for line in (text or "").splitlines():
+        match = _SUM_LINE.match(line)
+        if match:
+            found.setdefault(match.group(3), match.group(1).lower())
+    for name in names:
+        if name in found:
+            return found[name]
+    return ""
+
+
+def _positive(value):
+    try:
+        return int(value) > 0
+    except (TypeError, ValueError):
+        return False
+
+
+class ControllerFiles(object):
+    """The airgap artifact and its checksum file, read on the controller (the filter passes this; tests a fake)."""
+
+    def is_file(self, path):
+        return os.path.isfile(path)
+
+    def read(self, path):
+        with open(path) as handle:
+            return handle.read()
+
+    def sha256(self, path):
+        digest = hashlib.sha256()
+        with open(path, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+        return digest.hexdigest()
+
+
+def join_plan(i, files=None):
+    """cluster_join's plan from its variables (dict ``i``, keys below), with one sentence per problem.
+
+    Returns ``{problems, node_name, labels, api_only_labels, taints, k3s_config, k3s_asset, k3s_sumfile,
+    airgap_expected_sha256}``. ``files`` (:class:`ControllerFiles`) reads and hashes the airgap artifact on the
+    controller; a mismatch is a problem like the others, found before anything changes on the node.
+    No sentence contains the token or anything derived from it.
+    """
+    get = i.get
+    distribution = get("distribution", "k3s")
+    present = get("state", "present") == "present"
+    problems = []
+    node_name = nl.node_name(get("node_name"), get("nodename"), get("inventory_hostname"))
+    plan = {"node_name": node_name, "labels": {}, "api_only_labels": [], "taints": [], "k3s_config": {},
+            "k3s_asset": "", "k3s_sumfile": "", "airgap_expected_sha256": "", "problems": problems}
+    if not present:
+        return plan
+
+    problems.extend(join_input_problems({
+        "server_url": get("server_url"), "token": get("token"), "node_ip": get("node_ip"),
+        "taints": get("taints", []), "labels": get("labels", {}), "distribution": distribution}))
+
+    if len(node_name) > 253 or not re.match(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$",
+                                            node_name):
+        problems.append("cluster_join_node_name must be a lower-case DNS name (a-z, 0-9, '-', '.'; got %r)"
+                        % node_name)
+    if not (_positive(get("service_timeout")) and _positive(get("ready_timeout"))):
+        problems.append("cluster_join_service_timeout and cluster_join_ready_timeout must be positive numbers of "
+                        "seconds (got %r and %r)" % (get("service_timeout"), get("ready_timeout")))
+
+    if get("gpu_facts_error") and (get("gpu_labels", True) or get("gfd_labels", True)):
+        problems.append("GPU facts are needed for the node labels, but nvidia-smi failed: %s. Fix the driver first "
+                        "(the gpu_runtime role says how), or set cluster_join_gpu_labels=false and "
+                        "cluster_join_gfd_labels=false to join without GPU labels"
+                        % str(get("gpu_facts_error")).strip().rstrip("."))
+
+    # labels and taints: the kubelet sets them when the node registers; what it may not set is refused here
+    user_labels = get("labels") if isinstance(get("labels"), dict) else {}
+    user_taints = get("taints") if isinstance(get("taints"), (list, tuple)) else []
+    if user_labels:
+        problems.extend(nl.label_problems(user_labels))
+    if user_taints:
+        problems.extend(nl.taint_problems(user_taints))
+    derived = nl.gpu_node_labels(get("gpu_facts"), get("kernel") or "", bool(get("gpu_labels", True)),
+                                 bool(get("gfd_labels", True)), get("gpu_type") or "")
+    problems.extend(nl.label_problems(dict((k, v) for k, v in derived.items() if k not in user_labels),
+                                      "the labels derived from the GPU facts (cluster_join_gpu_type)"))
+    labels = nl.merge_labels(derived, user_labels)
+    taints = ([nl.GPU_TAINT] if get("gpu_taint") else []) + [str(t) for t in user_taints]
+    kubelet_labels, api_only = nl.split_registration_labels(labels)
+    plan["api_only_labels"] = api_only
+    if distribution == "microk8s":
+        if user_labels or user_taints or get("gpu_taint"):
+            problems.append("MicroK8s has no join-time label or taint setting, so cluster_join_node_labels, "
+                            "cluster_join_node_taints and cluster_join_gpu_taint do not apply: set node labels and "
+                            "taints with gpu_cluster (gpu_cluster_node_extra_labels, gpu_cluster_node_extra_taints), "
+                            "which applies them through the API")
+    elif api_only:
+        problems.append("the kubelet may not set %s on its own node (kubernetes.io/k8s.io namespaces; "
+                        "node-restriction.kubernetes.io never): set them with gpu_cluster "
+                        "(gpu_cluster_node_extra_labels), which applies labels through the API"
+                        % ", ".join(api_only))
+    try:
+        normalised = nl.normalise_taints(taints)
+    except nl.NodeLabelError:
+        normalised = []
+    plan["labels"] = kubelet_labels
+    plan["taints"] = [nl.taint_string(t) for t in normalised]
+
+    if distribution == "microk8s":
+        if not isinstance(get("microk8s_channel"), str) or not _MICROK8S_CHANNEL.match(get("microk8s_channel")):
+            problems.append("cluster_join_microk8s_channel must pin a version track such as 1.31/stable (got %r; "
+                            "latest/* would upgrade Kubernetes behind your back)" % get("microk8s_channel"))
+        if not isinstance(get("microk8s_join_address"), str) or not _HOST_PORT.match(get("microk8s_join_address")):
+            problems.append("cluster_join_microk8s_join_address must be host:port of a cluster node, port 25000 by "
+                            "default (got %r)" % get("microk8s_join_address"))
+        return plan
+
+    # k3s
+    version = get("k3s_version")
+    if not isinstance(version, str) or not _K3S_VERSION.match(version):
+        problems.append("cluster_join_k3s_version must be a k3s release tag such as v1.31.7+k3s1 (got %r)" % version)
+    if (get("service_mgr") or "systemd") != "systemd":
+        problems.append("the k3s-agent unit needs systemd as PID 1, found %s (WSL: set [boot] systemd=true in "
+                        "/etc/wsl.conf and run wsl --shutdown)" % get("service_mgr"))
+    extra = get("config_extra") or {}
+    if not isinstance(extra, dict):
+        problems.append("cluster_join_k3s_config_extra must be a mapping of config.yaml keys, not a %s"
+                        % type(extra).__name__)
+        extra = {}
+    reserved = [key for key in extra if key in K3S_RESERVED_KEYS]
+    if reserved:
+        problems.append("cluster_join_k3s_config_extra must not set %s: the role writes %s itself (use "
+                        "cluster_join_server_url, cluster_join_token, cluster_join_node_ip, cluster_join_node_name, "
+                        "cluster_join_node_labels, cluster_join_node_taints)"
+                        % (", ".join(reserved), ", ".join(K3S_RESERVED_KEYS)))
+    arch = get("architecture")
+    if arch not in K3S_ARCH:
+        problems.append("%s is %s; k3s publishes binaries for %s"
+                        % (get("inventory_hostname"), arch or "of an unknown architecture (no facts)",
+                           ", ".join(K3S_ARCH)))
+    else:
+        plan["k3s_asset"] = "k3s" + K3S_ARCH[arch][1]
+        plan["k3s_sumfile"] = "sha256sum-%s.txt" % K3S_ARCH[arch][0]
+
+    config = {"server": get("server_url"), "token-file": get("token_path"), "node-name": node_name}
+    if get("node_ip"):
+        config["node-ip"] = get("node_ip")
+    config.update(nl.registration_settings(plan["labels"], plan["taints"]))
+    config.update((key, value) for key, value in extra.items() if key not in K3S_RESERVED_KEYS)
+    plan["k3s_config"] = config
+
+    problems.extend(_airgap_problems(i, plan, files or ControllerFiles()))
+    return plan
+
+
+def _airgap_problems(i, plan, files):
+    get = i.get
+    binary = get("airgap_binary") or ""
+    if not binary:
+        return []
+    sha, sumfile = get("airgap_sha256") or "", get("airgap_checksum_file") or ""
+    if bool(sha) == bool(sumfile) or (sha and not _SHA256.match(sha)):
+        return ["cluster_join_k3s_airgap_binary is set, so exactly one of cluster_join_k3s_airgap_sha256 (64 hex "
+                "digits) or cluster_join_k3s_airgap_checksum_file (the release's sha256sum-<arch>.txt on the "
+                "controller) is needed to verify it (sha256: %s, checksum file: %r)"
+                % (repr(sha) if sha else "empty", sumfile)]
+    problems = []
+    if not files.is_file(binary):
+        problems.append("cluster_join_k3s_airgap_binary %s is not a file on the controller; nothing was installed"
+                        % binary)
+    if sumfile and not files.is_file(sumfile):
+        problems.append("cluster_join_k3s_airgap_checksum_file %s does not exist on the controller; nothing was "
+                        "installed" % sumfile)
+    if problems or not plan["k3s_asset"]:
+        return problems
+    if sha:
+        expected, source = sha.lower(), "cluster_join_k3s_airgap_sha256"
+    else:
+        expected = checksum_for(files.read(sumfile), [plan["k3s_asset"], binary.rsplit("/", 1)[-1]])
+        source = "%s (line for %s)" % (sumfile, plan["k3s_asset"])
+        if not expected:
+            return ["no sha256 for %s or %s in %s; nothing was installed on %s"
+                    % (plan["k3s_asset"], binary.rsplit("/", 1)[-1], sumfile, get("inventory_hostname"))]
+    plan["airgap_expected_sha256"] = expected
+    actual = files.sha256(binary)
+    if actual != expected:
+        return ["sha256 mismatch for %s: it is %s, %s expects %s. Wrong or corrupted artifact, or the checksum of "
+                "another release/architecture; nothing was installed on %s"
+                % (binary, actual, source, expected, get("inventory_hostname"))]
+    return []
