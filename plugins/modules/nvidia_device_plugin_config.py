@@ -355,8 +355,8 @@ labels_by_host:
   sample: {"node1": {"nvidia.com/gpu.replicas": "4"}}
 sharing_strategy_by_key:
   description:
-    - For each key of RV(config_map), the sharing strategy upstream applies to it (C(Sharing.SharingStrategy())):
-      V(mps), V(time-slicing) or V(none).
+    - For each key of RV(config_map), the sharing strategy upstream applies to it (its C(SharingStrategy) method,
+      one of V(mps), V(time-slicing) or V(none)).
     - V(mps) needs NVIDIA's MPS control daemon next to the plugin.
   returned: when O(per_model) is given
   type: dict
