@@ -57,7 +57,7 @@ def _plain(value, path="value"):
     if isinstance(value, (list, tuple)):
         return [_plain(item, "%s[%d]" % (path, i)) for i, item in enumerate(value)]
     raise ManifestYamlError("gpu_cluster_manifest_yaml: %s has a value of type %s that YAML cannot represent"
-                             % (path, type(value).__name__))
+                            % (path, type(value).__name__))
 
 
 def _ordered_items(mapping):
@@ -102,7 +102,7 @@ def manifest_yaml(data, header=None):
         docs = list(data)
     else:
         raise ManifestYamlError("gpu_cluster_manifest_yaml expects a dict or a list of dicts, got %s"
-                                 % type(data).__name__)
+                                % type(data).__name__)
     parts = []
     if header:
         for line in str(header).splitlines():
@@ -110,9 +110,8 @@ def manifest_yaml(data, header=None):
     for i, doc in enumerate(docs):
         if not isinstance(doc, Mapping):
             raise ManifestYamlError("gpu_cluster_manifest_yaml: document %d is a %s, not a dict"
-                                     % (i, type(doc).__name__))
+                                    % (i, type(doc).__name__))
         text = yaml.dump(_plain(doc, "document %d" % i), Dumper=_ManifestDumper, default_flow_style=False,
                          allow_unicode=True, width=4096, explicit_start=True, sort_keys=False)
         parts.append(text)
     return "".join(parts)
-

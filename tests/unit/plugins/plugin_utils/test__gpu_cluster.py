@@ -270,8 +270,8 @@ def test_render_plan_files_and_runtime_class_per_distribution():
     assert kust["resources"] == names[:5]
     talos = yaml.safe_load([f for f in out["files"] if f["file"] == "talos/node-gpu-3090.lan.yaml"][0]["content"])
     assert talos["machine"]["nodeTaints"] == {"nvidia.com/gpu": "present:NoSchedule"}
-    k3s = gc.render_plan(_manifests(), extras, nodes, dict(settings, distribution="k3s", deploy="gpu_operator",
-                                                          talos=False), manifest_yaml)
+    k3s_settings = dict(settings, distribution="k3s", deploy="gpu_operator", talos=False)
+    k3s = gc.render_plan(_manifests(), extras, nodes, k3s_settings, manifest_yaml)
     assert "runtimeclass-nvidia.yaml" not in [f["file"] for f in k3s["files"]]
     assert k3s["files"][-1]["file"] == "gpu-operator/values.yaml"
 
