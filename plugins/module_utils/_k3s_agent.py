@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import stat
 import tempfile
 
@@ -93,6 +94,19 @@ def _scalar(value):
     return json.dumps(value, ensure_ascii=False)
 
 
+_PLAIN_KEY = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*$")
+# YAML 1.1 reads these plain words as booleans or null, also as keys
+_YAML_WORDS = frozenset(("y", "n", "yes", "no", "true", "false", "on", "off", "null"))
+
+
+def _key(key):
+    """A mapping key: plain when it is a simple name (k3s's flags are), else double-quoted."""
+    key = str(key)
+    if _PLAIN_KEY.match(key) and key.lower() not in _YAML_WORDS:
+        return key
+    return _scalar(key)
+
+
 def config_yaml(config):
     """``config.yaml`` text for a dict of k3s flags: one key per line, in the given order.
 
@@ -102,10 +116,10 @@ def config_yaml(config):
     lines = [HEADER.rstrip("\n")]
     for key, value in config.items():
         if isinstance(value, (list, tuple)) and value and all(not isinstance(v, (dict, list, tuple)) for v in value):
-            lines.append("%s:" % _scalar(str(key)))
+            lines.append("%s:" % _key(key))
             lines.extend("  - %s" % _scalar(item) for item in value)
         else:
-            lines.append("%s: %s" % (_scalar(str(key)), _scalar(value)))
+            lines.append("%s: %s" % (_key(key), _scalar(value)))
     return "\n".join(lines) + "\n"
 
 
@@ -301,9 +315,10 @@ def set_meta(path, mode, uid=0, gid=0):
         os.chmod(path, mode)
 
 
-def apply_present(dirs, changes, uid=0, gid=0):
-    """Create ``dirs`` (0755) and apply ``changes``; returns the paths done, in order."""
-    done = []
+def apply_present(dirs, changes, uid=0, gid=0, done=None):
+    """Create ``dirs`` (0755) and apply ``changes``; returns the paths done, in order (also appended to ``done``
+    as they are done, so that a caller can say what was done before an error)."""
+    done = [] if done is None else done
     for path in dirs:
         os.mkdir(path, 0o755)
         set_meta(path, 0o755, uid, gid)
@@ -327,9 +342,10 @@ def empty_after(directory, removed, listdir=os.listdir):
     return all(os.path.join(directory, name) in removed for name in names)
 
 
-def apply_absent(files, dirs):
-    """Delete ``files``, then remove each of ``dirs`` that is empty; returns the paths removed."""
-    removed = []
+def apply_absent(files, dirs, removed=None):
+    """Delete ``files``, then remove each of ``dirs`` that is empty; returns the paths removed (also appended to
+    ``removed`` as they go)."""
+    removed = [] if removed is None else removed
     for path in files:
         os.remove(path)
         removed.append(path)

@@ -189,21 +189,23 @@ def main():
     files = (p["unit_path"], p["config_path"], p["token_path"])
     result = dict(changed=False, files=[], created_dirs=[], removed=[], record={}, restart_pending=False,
                   stale_files=[], service=None)
+    done = []
     try:
         if p["state"] == "present":
-            present(module, p, files, result)
+            present(module, p, files, result, done)
         else:
-            absent(module, p, files, result)
+            absent(module, p, files, result, done)
     except agent.K3sAgentError as exc:
         module.fail_json(msg=str(exc), **result)
     except OSError as exc:
         # never the token: OSError messages name paths only
+        result["changed"] = bool(done)
         module.fail_json(msg="k3s agent files: %s (done before the error: %s)"
-                         % (to_native(exc), ", ".join(f["path"] for f in result["files"]) or "nothing"), **result)
+                         % (to_native(exc), ", ".join(done) or "nothing"), **result)
     module.exit_json(**result)
 
 
-def present(module, p, files, result):
+def present(module, p, files, result, done):
     if os.path.exists(agent.SERVER_UNIT):
         raise agent.K3sAgentError(
             "a k3s server runs here (%s); a server is already a node, do not add an agent on it. Nothing was changed."
@@ -252,10 +254,10 @@ def present(module, p, files, result):
         module.warn("%s changed after %s last started (an earlier run may have stopped before restarting it): "
                     "the agent still runs the previous files" % (", ".join(stale), p["service"]))
     if result["changed"] and not module.check_mode:
-        agent.apply_present(new_dirs + [d for d in record_dirs if d not in new_dirs], all_changes)
+        agent.apply_present(new_dirs + [d for d in record_dirs if d not in new_dirs], all_changes, done=done)
 
 
-def absent(module, p, files, result):
+def absent(module, p, files, result, done):
     state = agent.read_state([p["record_path"]], text_paths=(p["record_path"],))
     record_text = state[p["record_path"]].get("text") if state[p["record_path"]].get("exists") else None
     record = agent.load_record(record_text)
@@ -276,7 +278,7 @@ def absent(module, p, files, result):
             [], [(path, state[path].get("text"), path == p["token_path"]) for path in remove_files
                  if path != p["binary"]])
     if result["changed"] and not module.check_mode:
-        agent.apply_absent(remove_files, removed_dirs)
+        agent.apply_absent(remove_files, removed_dirs, removed=done)
 
 
 if __name__ == "__main__":

@@ -203,3 +203,19 @@ def test_absent_keeps_a_binary_the_role_did_not_install_and_a_directory_with_oth
     assert result["removed"] == check["removed"]
     assert os.path.exists(paths["binary"]) and os.path.isdir(str(tmp_path / "etc" / "rancher" / "k3s"))
     assert not os.path.exists(paths["token_path"])
+
+
+def test_a_write_error_says_what_was_done_before_it(paths, monkeypatch):
+    real = agent.write_file
+
+    def write_file(path, text, mode, uid=0, gid=0):
+        if path == paths["unit_path"]:
+            raise OSError("[Errno 28] No space left on device: %r" % path)
+        real(path, text, mode, uid, gid)
+
+    monkeypatch.setattr(agent, "write_file", write_file)
+    result = run(paths, expect=FailJson)
+    assert "No space left on device" in result["msg"] and result["changed"]
+    assert "done before the error: " in result["msg"] and paths["config_path"] in result["msg"]
+    assert paths["record_path"] not in result["msg"].split("done before the error")[1]
+    assert TOKEN not in json.dumps(result)

@@ -151,8 +151,9 @@ def test_microk8s_takes_no_join_time_labels_and_pins_a_channel():
     good = dict(distribution="microk8s", token="abc/DEF123", microk8s_channel="1.31/stable",
                 microk8s_join_address="10.0.0.5:25000", gpu_taint=False)
     assert plan(**good)["problems"] == []
-    problems = plan(**dict(good, labels={"a": "b"}, microk8s_channel="latest/edge", microk8s_join_address="x"))[
-        "problems"]
+    bad = dict(good)
+    bad.update(labels={"a": "b"}, microk8s_channel="latest/edge", microk8s_join_address="x")
+    problems = plan(**bad)["problems"]
     assert len(problems) == 3 and problems[0].startswith("MicroK8s has no join-time label")
 
 

@@ -43,8 +43,8 @@ def test_gpu_node_labels_from_facts():
     assert nl.gpu_node_labels(bare) == {"gpu": "nvidia", "gpu-type": "tesla-t4"}
     assert nl.gpu_node_labels(bare, kernel="5.15.167.4-microsoft-standard-WSL2")["node-type"] == "wsl"
     assert nl.gpu_node_labels(bare, gpu_type_override="t4")["gpu-type"] == "t4"
-    assert nl.gpu_node_labels(RTX, gpu_labels=False) == {"nvidia.com/gpu.present": "true",
-                                                          "nvidia.com/gpu.count": "1", "gpu": "from-gfd"}
+    assert nl.gpu_node_labels(RTX, gpu_labels=False) == {
+        "nvidia.com/gpu.present": "true", "nvidia.com/gpu.count": "1", "gpu": "from-gfd"}
     assert "nvidia.com/gpu.present" not in nl.gpu_node_labels(RTX, gfd_labels=False)
 
 
