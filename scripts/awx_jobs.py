@@ -310,7 +310,6 @@ def lab_standins(ips: dict[str, str], windows_host: str, windows_standin_ip: str
             "gpu_runtime_test_standins": True,
             "cluster_join_k3s_airgap_binary": standin,
             "cluster_join_k3s_airgap_sha256": digest,
-            "cluster_join_wait_for_ready": False,
         }
     return {"all": {"hosts": hosts}}
 

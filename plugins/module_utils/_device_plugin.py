@@ -884,6 +884,12 @@ def sharing_strategy(config):
     return "none"
 
 
+def device_list_strategies(config):
+    """flags.plugin.deviceListStrategy as a list (upstream accepts a string or a list; default envvar)."""
+    strategies = config.get("flags", {}).get("plugin", {}).get("deviceListStrategy", "envvar")
+    return [strategies] if isinstance(strategies, str) else list(strategies)
+
+
 def applied_block(config):
     """Sharing.ReplicatedResources(): ``mps`` whenever present, else ``timeSlicing``."""
     sharing = config.get("sharing", {})
@@ -1444,6 +1450,8 @@ def build_config_map(per_model, hosts_gpus=None, default=None, mig_strategy=None
     return {
         "config_map": dict((k, render_yaml(v)) for k, v in configs.items()),
         "configs": configs,
+        "sharing_strategy_by_key": dict((k, sharing_strategy(v)) for k, v in configs.items()),
+        "device_list_strategy_by_key": dict((k, device_list_strategies(v)) for k, v in configs.items()),
         "node_labels": node_labels,
         "capacity": capacity,
         "labels": labels,

@@ -353,6 +353,21 @@ labels_by_host:
   returned: when O(per_model) is given
   type: dict
   sample: {"node1": {"nvidia.com/gpu.replicas": "4"}}
+sharing_strategy_by_key:
+  description:
+    - For each key of RV(config_map), the sharing strategy upstream applies to it (its C(SharingStrategy) method,
+      one of V(mps), V(time-slicing) or V(none)).
+    - V(mps) needs NVIDIA's MPS control daemon next to the plugin.
+  returned: when O(per_model) is given
+  type: dict
+  sample: {"default": "none", "nvidia-geforce-rtx-3090": "time-slicing"}
+device_list_strategy_by_key:
+  description:
+    - For each key of RV(config_map), C(flags.plugin.deviceListStrategy) as a list (default V(envvar)).
+    - V(volume-mounts) needs the plugin container to have C(SYS_ADMIN).
+  returned: when O(per_model) is given
+  type: dict
+  sample: {"default": ["envvar"], "nvidia-geforce-rtx-3090": ["envvar"]}
 """
 
 from ansible.module_utils.basic import AnsibleModule
@@ -428,6 +443,8 @@ def main():
                 node_labels=built["node_labels"],
                 capacity_by_host=built["capacity"],
                 labels_by_host=built["labels"],
+                sharing_strategy_by_key=built["sharing_strategy_by_key"],
+                device_list_strategy_by_key=built["device_list_strategy_by_key"],
             )
             warnings = built["warnings"]
             if has_single:

@@ -232,9 +232,9 @@ def join_plan(i, files=None):
                                             node_name):
         problems.append("cluster_join_node_name must be a lower-case DNS name (a-z, 0-9, '-', '.'; got %r)"
                         % node_name)
-    if not (_positive(get("service_timeout")) and _positive(get("ready_timeout"))):
-        problems.append("cluster_join_service_timeout and cluster_join_ready_timeout must be positive numbers of "
-                        "seconds (got %r and %r)" % (get("service_timeout"), get("ready_timeout")))
+    if not _positive(get("service_timeout")):
+        problems.append("cluster_join_service_timeout must be a positive number of seconds (got %r)"
+                        % (get("service_timeout"),))
 
     if get("gpu_facts_error") and (get("gpu_labels", True) or get("gfd_labels", True)):
         problems.append("GPU facts are needed for the node labels, but nvidia-smi failed: %s. Fix the driver first "

@@ -424,3 +424,17 @@ def test_random_input_never_crashes():
         except DevicePluginConfigError:
             outcomes["error"] += 1
     assert outcomes["ok"] > 50 and outcomes["error"] > 50
+
+
+def test_build_config_map_returns_each_keys_sharing_and_device_list_strategy():
+    """gpu_cluster reads these instead of searching the YAML text for `mps:` / `volume-mounts`."""
+    gpus = [{"name": "NVIDIA A2", "uuid": "GPU-a2000000-0000-0000-0000-000000000000", "index": 0}]
+    built = dp.build_config_map(
+        [{"model": "NVIDIA A2", "time_slicing": {"replicas": 2}},
+         {"model": "Tesla T4", "config": {"version": "v1", "flags": {"plugin": {
+             "deviceListStrategy": ["envvar", "volume-mounts"]}},
+             "sharing": {"mps": {"resources": [{"name": "nvidia.com/gpu", "replicas": 2}]}}}}],
+        {"a2": gpus}, default={"config": {}})
+    assert built["sharing_strategy_by_key"] == {"default": "none", "nvidia-a2": "time-slicing", "tesla-t4": "mps"}
+    assert built["device_list_strategy_by_key"] == {"default": ["envvar"], "nvidia-a2": ["envvar"],
+                                                    "tesla-t4": ["envvar", "volume-mounts"]}

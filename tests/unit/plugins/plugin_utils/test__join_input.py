@@ -77,7 +77,7 @@ RTX_WSL = {"present": True, "wsl": True, "gpus": [{"name": "NVIDIA GeForce RTX 4
            "labels": {"nvidia.com/gpu.present": "true"}}
 PLAN_INPUT = dict(GOOD, state="present", token_path="/etc/rancher/k3s/agent-token", node_name="", nodename="WSL-Box",
                   inventory_hostname="desk", gpu_facts=RTX_WSL, k3s_version="v1.31.7+k3s1", architecture="x86_64",
-                  service_timeout=120, ready_timeout=300, gpu_taint=True)
+                  service_timeout=120, gpu_taint=True)
 
 
 class FakeFiles(object):
