@@ -536,7 +536,7 @@ def _plugin_ref(plugin):
 def _check_k8s_node(ctx):
     if ctx.node is None:
         return check("k8s_node", FAIL, "no Kubernetes node named %s" % " or ".join(ctx.candidates),
-                     "join it (playbooks/cluster_join.yml), or set doctor_node_name to its node name")
+                     "join it (playbooks/cluster_join.yml), or set cluster_join_node_name to its node name")
     ready = [c for c in _get(ctx.node, "status", "conditions", default=[]) or [] if c.get("type") == "Ready"]
     info = _get(ctx.node, "status", "nodeInfo", default={})
     version = "%s, %s" % (info.get("kubeletVersion") or "?", info.get("containerRuntimeVersion") or "?")
@@ -1084,7 +1084,7 @@ def verify_report(plan, nodes, plugin_pods=None, events=None, runtime_class=None
         node = by_name.get(name)
         if node is None:
             problems.append("node %s (inventory host %s) is not in the cluster: join it first (cluster_join) or set "
-                            "gpu_cluster_node_name for %s to its Kubernetes node name" % (name, host, host))
+                            "cluster_join_node_name for %s to its Kubernetes node name" % (name, host, host))
             entry["ok"] = False
             report.append(entry)
             continue

@@ -53,7 +53,7 @@ def test_node_not_in_cluster():
     report = node_report(PLAN, [node(name="other")], [], [], RC, PLUGIN)
     assert not report["ok"]
     assert "n1: node n1 (inventory host h1) is not in the cluster" in report["problems"][0]
-    assert "gpu_cluster_node_name" in report["problems"][0]
+    assert "cluster_join_node_name" in report["problems"][0]
 
 
 def test_label_missing_and_no_plugin_pod():
