@@ -9,7 +9,7 @@ The rule (documented in docs/gpu-profiles.md):
   fewer than 2 shares -> a "not shared" profile (config version v1 without sharing: one pod
   per GPU; time-slicing gives no memory isolation, so a share smaller than share_gib invites
   out-of-memory errors). A model whose memory is unknown gets no profile.
-Default share_gib is 6 (one quantised 7B model or one speech/TTS service); the seeds'
+Default share_gib is 6 (one quantised 7B model or one speech/TTS service); the homelabs'
 choices come out of it: RTX 3090 (24 GiB) 4 shares, A2 (16 GB, 15 GiB usable) 2 shares.
 Every profile sets failRequestsGreaterThanOne: a pod asking for 2 shares of a time-sliced
 GPU gets no more GPU time or memory than with 1, so the request is refused instead of

@@ -28,11 +28,10 @@ import re
 import shutil
 import signal
 import subprocess
-import textwrap
 
 import pytest
+from labkit import ROOT, on_node, write_inventory
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 NODE = "intr-baremetal-1"
 DROPIN = "/etc/containerd/conf.d/99-nvidia.toml"
 MAIN = "/etc/containerd/config.toml"
@@ -44,11 +43,7 @@ pytestmark = pytest.mark.skipif(shutil.which("podman") is None, reason="needs po
 
 
 def node(cmd, check=True):
-    proc = subprocess.run(["podman", "exec", NODE, "sh", "-c", cmd], stdout=subprocess.PIPE,
-                          stderr=subprocess.STDOUT, text=True, check=False)
-    if check and proc.returncode != 0:
-        raise AssertionError("on %s: %s -> rc=%d\n%s" % (NODE, cmd, proc.returncode, proc.stdout))
-    return proc.stdout
+    return on_node(NODE, cmd, check)
 
 
 def started(unit):
@@ -73,28 +68,8 @@ def wait_active(unit, seconds=60):
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
     work = tmp_path_factory.mktemp("interrupted")
-    inventory = work / "hosts.yml"
-    inventory.write_text(textwrap.dedent("""\
-        ---
-        # tests/lab/test_interrupted_run.py: one lab node; FAKE nvidia-smi replays a real capture.
-        all:
-          children:
-            gpu_nodes:
-              vars:
-                ansible_connection: containers.podman.podman
-                ansible_python_interpreter: /usr/bin/python3
-              children:
-                baremetal_gpu_nodes:
-                  hosts:
-                    %s:
-                      fake_nvidia_smi_capture: netdata/tesla-p100.xml
-            kube_api:
-              hosts:
-                localhost:
-                  ansible_connection: local
-                  ansible_python_interpreter: "{{ ansible_playbook_python }}"
-        """ % NODE))
-    os.symlink(os.path.join(ROOT, "inventory", "lab", "group_vars"), str(work / "group_vars"))
+    inventory = write_inventory(work, "tests/lab/test_interrupted_run.py: one lab node; FAKE nvidia-smi replays a "
+                                "real capture.", [NODE])
     subprocess.run([os.path.join(ROOT, "scripts", "lab.sh"), "down", NODE], cwd=ROOT, check=False)
     subprocess.run([os.path.join(ROOT, "scripts", "lab.sh"), "up", NODE], cwd=ROOT, check=True)
     subprocess.run(["ansible-playbook", "-i", str(inventory), "lab/prepare.yml"], cwd=ROOT, check=True,

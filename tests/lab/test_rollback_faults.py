@@ -37,11 +37,10 @@ import re
 import shutil
 import signal
 import subprocess
-import textwrap
 
 import pytest
+from labkit import ROOT, on_node, write_inventory
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 NODE = "rb-faults-1"
 ASLEEP = "rb-asleep-1"
 IMAGE = "localhost/gpu-node-lab:latest"
@@ -57,11 +56,7 @@ pytestmark = pytest.mark.skipif(shutil.which("podman") is None, reason="needs po
 
 
 def node(cmd, check=True):
-    proc = subprocess.run(["podman", "exec", NODE, "sh", "-c", cmd], stdout=subprocess.PIPE,
-                          stderr=subprocess.STDOUT, text=True, check=False)
-    if check and proc.returncode != 0:
-        raise AssertionError("on %s: %s -> rc=%d\n%s" % (NODE, cmd, proc.returncode, proc.stdout))
-    return proc.stdout
+    return on_node(NODE, cmd, check)
 
 
 def active(unit):
@@ -92,31 +87,8 @@ def lab(tmp_path_factory):
     work = tmp_path_factory.mktemp("rollback")
     ro = work / "ro-config.toml"
     ro.write_text('version = 2\nimports = ["%s"]\n' % RO_DROPIN)
-    inventory = work / "hosts.yml"
-    inventory.write_text(textwrap.dedent("""\
-        ---
-        # tests/lab/test_rollback_faults.py: one lab node and one asleep (stopped) node;
-        # FAKE nvidia-smi replays a real capture.
-        all:
-          children:
-            gpu_nodes:
-              vars:
-                ansible_connection: containers.podman.podman
-                ansible_python_interpreter: /usr/bin/python3
-              children:
-                baremetal_gpu_nodes:
-                  hosts:
-                    %s:
-                      fake_nvidia_smi_capture: netdata/tesla-p100.xml
-                    %s:
-                      fake_nvidia_smi_capture: netdata/tesla-p100.xml
-            kube_api:
-              hosts:
-                localhost:
-                  ansible_connection: local
-                  ansible_python_interpreter: "{{ ansible_playbook_python }}"
-        """ % (NODE, ASLEEP)))
-    os.symlink(os.path.join(ROOT, "inventory", "lab", "group_vars"), str(work / "group_vars"))
+    inventory = write_inventory(work, "tests/lab/test_rollback_faults.py: one lab node and one asleep (stopped) node; "
+                                "FAKE nvidia-smi replays a real capture.", [NODE, ASLEEP])
     for name in (NODE, ASLEEP):
         subprocess.run(["podman", "rm", "-f", name], check=False, stdout=subprocess.DEVNULL)
     subprocess.run(["podman", "run", "-d", "--name", NODE, "--hostname", NODE, "--systemd=always",

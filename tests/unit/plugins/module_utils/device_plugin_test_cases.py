@@ -35,8 +35,8 @@ def gpu(index, name="NVIDIA GeForce RTX 3090", cc="8.6", mig_mode=None, migs=())
     }
 
 
-RTX3090_X2 = [gpu(0), gpu(1)]  # seed 001
-A2 = [gpu(0, "NVIDIA A2", "8.6")]  # seed 003
+RTX3090_X2 = [gpu(0), gpu(1)]  # the Talos homelab
+A2 = [gpu(0, "NVIDIA A2", "8.6")]  # the RHEL 9 A2 homelab
 GTX1080 = [gpu(0, "NVIDIA GeForce GTX 1080", "6.1")]
 NO_CC = [gpu(0, "NVIDIA Mystery", None)]
 A100_MIG_1G = [gpu(0, "NVIDIA A100-SXM4-80GB", "8.0", "Enabled", ["1g.10gb"] * 7)]
@@ -87,7 +87,7 @@ def with_(config, path, value):
 
 
 SEED001 = ts(entry(replicas=4), renameByDefault=False, failRequestsGreaterThanOne=False)
-# Seed 003 as written: replicas on the block, resources at top level (upstream rejects it).
+# The RHEL 9 A2 homelab as written: replicas on the block, resources at top level (upstream rejects it).
 SEED003_LITERAL = {
     "version": "v1",
     "sharing": {"timeSlicing": {"replicas": 2, "renameByDefault": False}},

@@ -287,8 +287,8 @@ def test_bad_gpus_shape():
 
 
 @pytest.mark.parametrize("filename, gpus, capacity", [
-    ("time-slicing-seed001-rtx3090.yaml", RTX3090_X2, {GPU: 8}),
-    ("time-slicing-seed003-a2.yaml", A2, {GPU: 2}),
+    ("time-slicing-talos-2x-rtx3090.yaml", RTX3090_X2, {GPU: 8}),
+    ("time-slicing-rhel9-a2.yaml", A2, {GPU: 2}),
 ])
 def test_docs_examples(filename, gpus, capacity):
     with open(os.path.join(EXAMPLES, filename)) as handle:
@@ -300,7 +300,7 @@ def test_docs_examples(filename, gpus, capacity):
 
 
 def test_seed003_example_matches_fixed_case():
-    with open(os.path.join(EXAMPLES, "time-slicing-seed003-a2.yaml")) as handle:
+    with open(os.path.join(EXAMPLES, "time-slicing-rhel9-a2.yaml")) as handle:
         assert dp.parse_config(yaml.safe_load(handle))[0] == dp.parse_config(SEED003_FIXED)[0]
 
 

@@ -27,8 +27,8 @@ CAPTURES = os.path.join(os.path.dirname(ROOT), "shared", "fixtures", "nvidia-smi
 
 @pytest.mark.parametrize("model, mib, replicas", [
     ("NVIDIA GeForce RTX 4090", 24564, 4),
-    ("NVIDIA GeForce RTX 3090", 24576, 4),   # seed 001 chose 4
-    ("NVIDIA A2", 15356, 2),                 # seed 003 chose 2
+    ("NVIDIA GeForce RTX 3090", 24576, 4),   # the Talos homelab chose 4
+    ("NVIDIA A2", 15356, 2),                 # the RHEL 9 A2 homelab chose 2
     ("Tesla T4", 15360, 2),
     ("Tesla P100-PCIE-16GB", 16280, 2),
     ("GeForce GTX 1080", 8192, 1),           # one 6 GiB share only: not shared

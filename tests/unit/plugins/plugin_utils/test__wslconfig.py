@@ -19,7 +19,7 @@ from ansible_collections.homelab.gpu_node.plugins.plugin_utils._wslconfig import
     validate_settings,
 )
 
-# Seed 000's settings, as the role passes them.
+# The WSL2 desktop homelab's settings, as the role passes them.
 SEED_WSL2 = dict(memory="32GB", processors=8, networkingMode="bridged", vmSwitch="WSLBridge",
                  macAddress="02:15:5d:4a:10:35", vmIdleTimeout=-1)
 
