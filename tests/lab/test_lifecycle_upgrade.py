@@ -26,6 +26,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 
 import pytest
 import yaml
@@ -42,9 +43,9 @@ pytestmark = pytest.mark.skipif(shutil.which("podman") is None, reason="needs po
 
 def kubectl_like(kc, *args):
     """k8s_info through ansible (no kubectl here): the resources as a list."""
-    proc = subprocess.run([os.path.join(os.path.dirname(os.path.realpath(shutil.which("ansible-playbook"))), "ansible"),
+    proc = subprocess.run([shutil.which("ansible"),
                            "-i", "localhost,", "-c", "local", "localhost", "-o",
-                           "-e", "ansible_python_interpreter=%s" % os.path.realpath(shutil.which("python3")),
+                           "-e", "ansible_python_interpreter=%s" % sys.executable,
                            "-m", "kubernetes.core.k8s_info", "-a", "kubeconfig=%s %s" % (kc, " ".join(args))],
                           cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, check=True,
                           env=dict(os.environ, ANSIBLE_LOAD_CALLBACK_PLUGINS="1", ANSIBLE_STDOUT_CALLBACK="json"))
@@ -69,23 +70,23 @@ def lab(tmp_path_factory):
     nodes.write_text(yaml.safe_dump([{"name": n, "gpu_shares": 2} for n in NODES]))
     state = work / "cp"
     env = dict(os.environ, CP_STATE=str(state), CP_NODES=str(nodes))
-    subprocess.run([os.path.join(ROOT, "scripts", "controlplane.sh"), "up"], env=env, check=True,
-                   stdout=subprocess.DEVNULL)
     kc = str(state / "admin.kubeconfig")
-    workloads = work / "workloads.yml"
-    workloads.write_text(yaml.safe_dump_all([
-        {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "job-%s" % n, "namespace": "default"},
-         "spec": {"replicas": 1, "selector": {"matchLabels": {"app": n}},
-                  "template": {"metadata": {"labels": {"app": n}},
-                               "spec": {"nodeSelector": {"kubernetes.io/hostname": n},
-                                        "containers": [{"name": "c", "image": "registry.example/gpu-job:1",
-                                                        "resources": {"limits": {"nvidia.com/gpu": 1}}}]}}}}
-        for n in NODES]))
-    subprocess.run(["ansible", "-i", "localhost,", "-c", "local", "localhost", "-e",
-                    "ansible_python_interpreter=%s" % os.path.realpath(shutil.which("python3")),
-                    "-m", "kubernetes.core.k8s", "-a", "kubeconfig=%s src=%s" % (kc, workloads)],
-                   cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
     try:
+        subprocess.run([os.path.join(ROOT, "scripts", "controlplane.sh"), "up"], env=env, check=True,
+                       stdout=subprocess.DEVNULL)
+        workloads = work / "workloads.yml"
+        workloads.write_text(yaml.safe_dump_all([
+            {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "job-%s" % n, "namespace": "default"},
+             "spec": {"replicas": 1, "selector": {"matchLabels": {"app": n}},
+                      "template": {"metadata": {"labels": {"app": n}},
+                                   "spec": {"nodeSelector": {"kubernetes.io/hostname": n},
+                                            "containers": [{"name": "c", "image": "registry.example/gpu-job:1",
+                                                            "resources": {"limits": {"nvidia.com/gpu": 1}}}]}}}}
+            for n in NODES]))
+        subprocess.run(["ansible", "-i", "localhost,", "-c", "local", "localhost", "-e",
+                        "ansible_python_interpreter=%s" % sys.executable,
+                        "-m", "kubernetes.core.k8s", "-a", "kubeconfig=%s src=%s" % (kc, workloads)],
+                       cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
         yield {"inventory": inventory, "work": work, "kc": kc, "audit": str(state / "log" / "audit.log")}
     finally:
         subprocess.run([os.path.join(ROOT, "scripts", "controlplane.sh"), "down"], env=env, check=False,
@@ -128,12 +129,12 @@ def unschedulable(lab):
 
 
 def wait_pods_on_both(lab):
-    for _ in range(60):
+    for attempt in range(60):
         pods = gpu_pods(lab)
         if set(pods) >= set(NODES):
             return pods
         subprocess.run(["sleep", "1"], check=True)
-    raise AssertionError("GPU pods not back on both nodes: %s" % gpu_pods(lab))
+    raise AssertionError("GPU pods not back on both nodes after %d s: %s" % (attempt + 1, gpu_pods(lab)))
 
 
 def test_1_rollout_one_node_at_a_time(lab):
