@@ -43,12 +43,12 @@ pytestmark = pytest.mark.skipif(shutil.which("podman") is None, reason="needs po
 
 def kubectl_like(kc, *args):
     """k8s_info through ansible (no kubectl here): the resources as a list."""
-    proc = subprocess.run([shutil.which("ansible"),
-                           "-i", "localhost,", "-c", "local", "localhost", "-o",
+    proc = subprocess.run([shutil.which("ansible"), "-i", "localhost,", "-c", "local", "localhost",
                            "-e", "ansible_python_interpreter=%s" % sys.executable,
                            "-m", "kubernetes.core.k8s_info", "-a", "kubeconfig=%s %s" % (kc, " ".join(args))],
-                          cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, check=True,
-                          env=dict(os.environ, ANSIBLE_LOAD_CALLBACK_PLUGINS="1", ANSIBLE_STDOUT_CALLBACK="json"))
+                          cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, check=True,
+                          env=dict(os.environ, ANSIBLE_LOAD_CALLBACK_PLUGINS="1",
+                                   ANSIBLE_STDOUT_CALLBACK="ansible.builtin.json"))
     return json.loads(proc.stdout)["plays"][0]["tasks"][0]["hosts"]["localhost"]["resources"]
 
 
