@@ -99,6 +99,8 @@ def play(lab, playbook, *extra, expect_rc=0):
     proc = subprocess.run(["ansible-playbook", "-i", lab["inventory"], playbook,
                            "-e", "gpu_cluster_render_dir=%s/rendered" % lab["work"],
                            "-e", "lifecycle_kubeconfig=%s" % lab["kc"], "-e", "upgrade_doctor_cluster=never",
+                           # the lab engine is Debian's containerd (the k3s there is a stand-in without one)
+                           "-e", "doctor_engine=containerd",
                            "-e", "lifecycle_drain_timeout=60"] + list(extra),
                           cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, check=False)
     assert proc.returncode == expect_rc, proc.stdout[-6000:]
