@@ -47,6 +47,9 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 AWX_CONFIGURE = ROOT / "playbooks" / "awx_configure.yml"
 LAB_PREFIX = "awx-"
+# Job templates outside the workflow (docs/lifecycle.md): launched by hand or by a Windows hook.
+LIFECYCLE_PLAYBOOKS = ("playbooks/gpu_give_back.yml", "playbooks/gpu_take_back.yml", "playbooks/upgrade.yml",
+                       "playbooks/uninstall.yml")
 LAB_TOKEN = "K10lab0only0not0a0secret::server:awx"
 LAB_WINRM_PASSWORD = "lab-only-not-a-secret"
 
@@ -482,6 +485,8 @@ def stage_of(cfg: AwxConfig, template: str) -> str:
         return "windows"
     if jt["playbook"].endswith("doctor.yml"):
         return "doctor"
+    if jt["playbook"] in LIFECYCLE_PLAYBOOKS:
+        return "lifecycle"
     if any(q["variable"] == "gpu_cluster_mode" for q in (jt.get("survey_spec") or {}).get("spec", [])):
         return "cluster"
     return "linux"

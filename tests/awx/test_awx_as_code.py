@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+import awx_jobs
 from awx_jobs import AwxConfig, _resolve, stage_of
 import ee
 
@@ -107,7 +108,24 @@ def test_job_templates_point_at_real_things(cfg):
         for tag in filter(None, (jt.get("job_tags") or "").split(",")):
             assert tag in site_tags, f"{name}: job tag {tag} selects nothing in site.yml"
         assert cfg.machine_credential(name), f"{name}: no Machine credential"
-    assert {stage_of(cfg, n) for n in cfg.job_templates} == {"windows", "linux", "cluster", "doctor"}
+    assert {stage_of(cfg, n) for n in cfg.job_templates} == {"windows", "linux", "cluster", "doctor", "lifecycle"}
+
+
+def test_lifecycle_templates_run_the_lifecycle_playbooks_outside_the_workflow(cfg):
+    lifecycle = {cfg.job_templates[n]["playbook"]: n for n in cfg.job_templates if stage_of(cfg, n) == "lifecycle"}
+    assert sorted(lifecycle) == sorted(awx_jobs.LIFECYCLE_PLAYBOOKS)
+    in_workflow = {v["template"] for v in cfg.workflow_graph().values()}
+    assert not in_workflow & set(lifecycle.values())
+    for playbook, name in lifecycle.items():
+        assert cfg.job_templates[name].get("ask_limit_on_launch"), f"{name}: one node must be choosable at launch"
+    upgrade = lifecycle["playbooks/upgrade.yml"]
+    linux = next(n for n in cfg.job_templates if stage_of(cfg, n) == "linux")
+    # the upgrade runs cluster_join: it needs the token like the linux stage, and asks the same versions
+    assert cfg.injected_extra_vars(upgrade, {c: {"token": "t"} for c in cfg.credentials}) == {"cluster_join_token": "t"}
+    assert cfg.survey_answers(upgrade) == cfg.survey_answers(linux)
+    text = (ROOT / "docs" / "lifecycle.md").read_text()
+    for name in lifecycle.values():
+        assert name in text, f"docs/lifecycle.md does not name the job template {name}"
 
 
 def test_workflow_stops_on_failure_and_always_ends_with_the_doctor(cfg):
