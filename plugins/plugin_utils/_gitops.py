@@ -374,3 +374,30 @@ def render(plan, resources, opts):
                               "taints as a kubeadm patch. Needs the NVIDIA container toolkit on the Docker host "
                               "(accept-nvidia-visible-devices-as-volume-mounts) and inside the node image."})
     return {"files": files, "problems": []}
+
+
+def add_to_render(plan, rendered, opts, dump, header):
+    """Render mode's files plus the GitOps files: ``{'rendered', 'problems', 'files'}``.
+
+    ``rendered``: what plugin_utils/_gpu_cluster.py render_plan() returned ({objects, files, dirs,
+    path, summary}); the GitOps files join its ``files`` (``{file, content}``, written by
+    ``dump(data, header)`` like the others) and their directories its ``dirs``, so render mode
+    writes, compares and cleans them with the rest. ``files``: the names of the GitOps files.
+    """
+    resources = [{"apiVersion": m.get("apiVersion", ""), "kind": m.get("kind", ""),
+                  "namespace": (m.get("metadata") or {}).get("namespace", "")}
+                 for m in rendered.get("objects") or []]
+    out = render(plan, resources, opts)
+    if out["problems"]:
+        return {"rendered": rendered, "problems": out["problems"], "files": []}
+    merged = dict(rendered)
+    merged["files"] = list(rendered.get("files") or [])
+    merged["dirs"] = list(rendered.get("dirs") or [])
+    path = rendered.get("path") or "."
+    for item in out["files"]:
+        data = item["manifest"] if "manifest" in item else item["data"]
+        merged["files"].append({"file": item["file"], "content": dump(data, header + "\n" + item["note"])})
+        folder = item["file"].rpartition("/")[0]
+        if folder and path + "/" + folder not in merged["dirs"]:
+            merged["dirs"].append(path + "/" + folder)
+    return {"rendered": merged, "problems": [], "files": [f["file"] for f in out["files"]]}

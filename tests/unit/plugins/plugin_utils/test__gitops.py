@@ -276,7 +276,32 @@ def test_render_refuses_a_plan_of_the_wrong_shape():
         render([{"labels": {}}], RESOURCES, opts())
 
 
+RENDERED = {
+    "path": "out", "dirs": ["out"], "summary": "",
+    "files": [{"file": "kustomization.yaml", "content": "# ours\n"}],
+    "objects": [{"apiVersion": r["apiVersion"], "kind": r["kind"],
+                 "metadata": dict({"name": "x"}, **({"namespace": r["namespace"]} if r["namespace"] else {}))}
+                for r in RESOURCES],
+}
+
+
 def test_filter_turns_errors_into_filter_errors():
     with pytest.raises(AnsibleFilterError, match="gpu_cluster_gitops: plan must be a list"):
-        gpu_cluster_gitops("not a plan", RESOURCES, opts())
-    assert gpu_cluster_gitops(PLAN, RESOURCES, opts())["problems"] == []
+        gpu_cluster_gitops("not a plan", RENDERED, opts())
+    assert gpu_cluster_gitops(PLAN, RENDERED, opts())["problems"] == []
+
+
+def test_filter_adds_the_gitops_files_to_render_modes_files_and_folders():
+    out = gpu_cluster_gitops(PLAN, RENDERED, opts())
+    names = [f["file"] for f in out["rendered"]["files"]]
+    assert names[0] == "kustomization.yaml" and names[1:] == out["files"] and out["files"]
+    assert out["files"] == [f["file"] for f in render(PLAN, RESOURCES, opts())["files"]]
+    for item in out["rendered"]["files"][1:]:
+        assert item["content"].startswith("# Rendered by homelab.gpu_node.gpu_cluster.")
+    assert set(out["rendered"]["dirs"]) == {"out"} | {"out/" + n.rpartition("/")[0] for n in out["files"] if "/" in n}
+    assert RENDERED["files"] == [{"file": "kustomization.yaml", "content": "# ours\n"}]  # input untouched
+
+
+def test_filter_leaves_the_render_alone_when_a_problem_stops_it():
+    out = gpu_cluster_gitops(PLAN, RENDERED, opts(node_labels_via=[]))
+    assert out["rendered"] is RENDERED and out["files"] == [] and len(out["problems"]) == 1
