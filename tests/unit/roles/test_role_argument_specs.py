@@ -31,3 +31,17 @@ def test_no_attributes_in_role_argument_specs(path):
     assert specs
     for entry, spec in specs.items():
         assert "attributes" not in spec, "%s: entry point %s still has 'attributes'" % (path, entry)
+
+
+def _validate(role, entry, params):
+    from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+
+    with open(os.path.join(ROOT, "roles", role, "meta", "argument_specs.yml")) as handle:
+        spec = yaml.safe_load(handle)["argument_specs"][entry]["options"]
+    return ArgumentSpecValidator(spec).validate(params)
+
+
+def test_gpu_cluster_default_config_null_means_no_default_key_and_passes_the_spec():
+    # documented: "null means no default key"; a dict-typed spec refused null before
+    assert not _validate("gpu_cluster", "main", {"gpu_cluster_device_plugin_default_config": None}).error_messages
+    assert not _validate("gpu_cluster", "main", {"gpu_cluster_device_plugin_default_config": {}}).error_messages
