@@ -133,6 +133,14 @@ def generate_spec(module, ctk, spec_path):
     return read_text(out)
 
 
+def write_or_fail(module, path, text):
+    """Write ``text`` to ``path`` (write_text), or fail naming the file."""
+    try:
+        write_text(module, path, text)
+    except OSError as exc:
+        module.fail_json(msg="cannot write %s: %s" % (path, to_native(exc)))
+
+
 def main():
     module = AnsibleModule(
         argument_spec=dict(
@@ -179,10 +187,7 @@ def main():
             diff.append(dict(before_header=params["spec_path"], after_header=params["spec_path"],
                              before=old_spec or "", after=new_spec))
             if not module.check_mode:
-                try:
-                    write_text(module, params["spec_path"], new_spec)
-                except OSError as exc:
-                    module.fail_json(msg="cannot write %s: %s" % (params["spec_path"], to_native(exc)))
+                write_or_fail(module, params["spec_path"], new_spec)
     elif spec_to_remove(params["mode"], old_record, params["spec_path"], old_spec is not None):
         spec_changed = True
         diff.append(dict(before_header=params["spec_path"], after_header=params["spec_path"],
@@ -198,10 +203,7 @@ def main():
         diff.append(dict(before_header=params["record"], after_header=params["record"],
                          before=old_record_text or "", after=new_record_text))
         if not module.check_mode:
-            try:
-                write_text(module, params["record"], new_record_text)
-            except OSError as exc:
-                module.fail_json(msg="cannot write %s: %s" % (params["record"], to_native(exc)))
+            write_or_fail(module, params["record"], new_record_text)
     result = dict(changed=spec_changed or record_changed, spec_changed=spec_changed,
                   ansible_facts={"nvidia_toolkit": record})
     if module._diff:
