@@ -12,29 +12,16 @@ from __future__ import annotations
 
 import json
 import os
+import runpy
 import subprocess
-import sys
 
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
-def _link_collection():
-    """Make the repository importable as ansible_collections.homelab.gpu_node (as tests/unit does)."""
-    if os.sep + os.path.join("ansible_collections", "homelab", "gpu_node") in ROOT:
-        return
-    base = os.path.join(ROOT, ".cache", "collections")
-    ns = os.path.join(base, "ansible_collections", "homelab")
-    os.makedirs(ns, exist_ok=True)
-    link = os.path.join(ns, "gpu_node")
-    if not os.path.islink(link):
-        os.symlink(ROOT, link)
-    if base not in sys.path:
-        sys.path.insert(0, base)
-
-
-_link_collection()
+# Make the repository importable as ansible_collections.homelab.gpu_node (as tests/unit does).
+runpy.run_path(os.path.join(ROOT, "tests", "collection_link.py"))["link_collection"](ROOT)
 
 
 class Checker(object):

@@ -1,35 +1,18 @@
 # Copyright (c) 2026, homelab.gpu_node contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Make the repository importable as ``ansible_collections.homelab.gpu_node``.
-
-The repository root *is* the collection. For plain ``pytest`` runs we link it
-into ``.cache/collections/ansible_collections/homelab/gpu_node`` and put that
-tree first on ``sys.path``. ``ansible-test units`` needs none of this.
-"""
+"""Make the repository importable as ``ansible_collections.homelab.gpu_node`` (tests/collection_link.py),
+and give tests the real nvidia-smi captures."""
 
 from __future__ import annotations
 
 import os
-import sys
+import runpy
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SHARED_FIXTURES = os.path.join(os.path.dirname(ROOT), "shared", "fixtures", "nvidia-smi")
 
 
-def _link_collection():
-    if os.sep + os.path.join("ansible_collections", "homelab", "gpu_node") in ROOT:
-        return  # already inside an ansible_collections tree (ansible-test, sanity copy)
-    base = os.path.join(ROOT, ".cache", "collections")
-    ns = os.path.join(base, "ansible_collections", "homelab")
-    os.makedirs(ns, exist_ok=True)
-    link = os.path.join(ns, "gpu_node")
-    if not os.path.islink(link):
-        os.symlink(ROOT, link)
-    if base not in sys.path:
-        sys.path.insert(0, base)
-
-
-_link_collection()
+runpy.run_path(os.path.join(ROOT, "tests", "collection_link.py"))["link_collection"](ROOT)
 
 
 # --- nvidia-smi captures (shared/fixtures/nvidia-smi) -------------------------
