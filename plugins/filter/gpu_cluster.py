@@ -10,7 +10,9 @@ from collections.abc import Mapping
 
 from ansible.errors import AnsibleFilterError
 
+from ansible_collections.homelab.gpu_node.plugins.module_utils._runtime_config import CRI_PLUGIN
 from ansible_collections.homelab.gpu_node.plugins.plugin_utils import _gpu_cluster as gc
+from ansible_collections.homelab.gpu_node.plugins.plugin_utils._doctor_cluster import to_plain
 from ansible_collections.homelab.gpu_node.plugins.plugin_utils._gpu_cluster_yaml import ManifestYamlError, manifest_yaml
 
 # Host variables the plan reads from each GPU node.
@@ -48,6 +50,8 @@ def gpu_cluster_plan(device_plugin, hosts, hostvars, settings):
     out["problems"] = gc.input_problems(settings, hosts, settings.get("namespace_problems") or []) + out["problems"]
     out["lines"] = gc.plan_lines(out["nodes"])
     out["namespace"] = settings.get("namespace")
+    # containerd 2.x's CRI table (Talos' machine config patch, templates/extras.yaml.j2)
+    out["cri_plugin_v3"] = CRI_PLUGIN[3]
     return out
 
 
@@ -85,6 +89,31 @@ def gpu_cluster_render_changes(files, path, found):
                              [f["path"] for f in results[1].get("files") or []])
 
 
+def _read(result):
+    """The objects a registered k8s_info run read; None when it did not run (undefined, None, skipped)."""
+    if not isinstance(result, Mapping) or result.get("skipped") or "resources" not in result:
+        return None
+    return list(result.get("resources") or [])
+
+
+def gpu_cluster_verify(nodes_plan, settings, daemonset=None, nodes=None, diagnosis=None):
+    """See plugin_utils/_gpu_cluster.py verify_view(); the last three: registered k8s_info results.
+
+    ``diagnosis``: the loop reading Nodes, the plugin's Pods and Events (items carry ``kind``).
+    """
+    if not isinstance(settings, Mapping):
+        raise AnsibleFilterError("gpu_cluster_verify: settings must be a dict, got %s" % type(settings).__name__)
+    diag = None
+    if isinstance(diagnosis, Mapping) and not diagnosis.get("skipped") and diagnosis.get("results"):
+        by_kind = dict(((r.get("item") or {}).get("kind"), _read(r)) for r in diagnosis["results"])
+        diag = {"nodes": by_kind.get("Node"), "pods": by_kind.get("Pod"), "events": by_kind.get("Event")}
+    try:
+        return gc.verify_view(to_plain(list(nodes_plan)), to_plain(dict(settings)), to_plain(_read(daemonset)),
+                              to_plain(_read(nodes)), to_plain(diag))
+    except (TypeError, ValueError, KeyError) as exc:
+        raise AnsibleFilterError("gpu_cluster_verify: %s" % exc) from exc
+
+
 def gpu_cluster_smoke_pods(report_nodes, nodes, settings):
     """See plugin_utils/_gpu_cluster.py smoke_pods()."""
     return gc.smoke_pods(report_nodes, nodes, settings)
@@ -108,6 +137,7 @@ class FilterModule:
             "gpu_cluster_changed_objects": gpu_cluster_changed_objects,
             "gpu_cluster_render_files": gpu_cluster_render_files,
             "gpu_cluster_render_changes": gpu_cluster_render_changes,
+            "gpu_cluster_verify": gpu_cluster_verify,
             "gpu_cluster_smoke_pods": gpu_cluster_smoke_pods,
             "gpu_cluster_smoke_report": gpu_cluster_smoke_report,
         }

@@ -11,8 +11,8 @@ results of the nodes), checks out; nothing here talks to the cluster. Users:
 
 * the filters ``doctor_device_plugins``, ``doctor_report`` and ``doctor_tables`` (the
   ``gpu_node_doctor`` role / ``playbooks/doctor.yml``);
-* the filter ``gpu_cluster_node_report`` (the ``gpu_cluster`` role's verify step):
-  :func:`verify_report` is a view over the same Kubernetes rules (toleration matching,
+* the ``gpu_cluster`` role's verify step (plugin_utils/_gpu_cluster.py ``verify_view``, filter
+  ``gpu_cluster_verify``): :func:`verify_report` is a view over the same Kubernetes rules (toleration matching,
   pod states, runtime errors) as the doctor's checks.
 
 Kubernetes rules implemented once here: toleration matching (``tolerates``), node

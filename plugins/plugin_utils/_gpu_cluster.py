@@ -16,6 +16,8 @@ The role's tasks only move data: facts and API reads in, these functions' answer
   objects included), the RuntimeClass decision, problems and messages;
 - :func:`node_objects`: per Node, the labels and taints this role owns through its field manager;
 - :func:`render_plan`: the files render mode writes and which older ones it removes;
+- :func:`verify_view`: the verify step's decisions (which DaemonSet, how long to wait, ready, capacity)
+  and its report, a view over the doctor's rules (plugin_utils/_doctor_cluster.py verify_report);
 - :func:`smoke_pods` / :func:`smoke_report`: the nvidia-smi probe pods and what their runs say.
 """
 
@@ -23,8 +25,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
 
+from ansible_collections.homelab.gpu_node.plugins.plugin_utils._doctor_cluster import verify_report
 from ansible_collections.homelab.gpu_node.plugins.plugin_utils._node_labels import (
     NodeLabelError,
     has_gpu,
@@ -435,6 +439,76 @@ def render_changes(files, path, found, ours=()):
     expected = set(path + "/" + f["file"] for f in files)
     remove = sorted(p for p, f in have.items() if p not in expected and f.get("ours"))
     return {"write": write, "remove": remove}
+
+
+# --------------------------------------------------------------------------- verify
+
+
+def verify_target(settings):
+    """The device plugin DaemonSet the verify step reads: ``{namespace, name, pod_selector, tolerations}``.
+
+    ``settings``: ``deploy`` (device_plugin or gpu_operator), ``namespace``, ``device_plugin_name``,
+    ``device_plugin_tolerations``, ``gpu_operator_namespace``, ``gpu_operator_values`` (the chart values
+    the role installs: ``daemonsets.tolerations``).
+    """
+    if settings.get("deploy") == "gpu_operator":
+        daemonsets = (settings.get("gpu_operator_values") or {}).get("daemonsets") or {}
+        return {"namespace": settings.get("gpu_operator_namespace"), "name": "nvidia-device-plugin-daemonset",
+                "pod_selector": ["app=nvidia-device-plugin-daemonset"],
+                "tolerations": list(daemonsets.get("tolerations") or [])}
+    name = settings.get("device_plugin_name")
+    return {"namespace": settings.get("namespace"), "name": name,
+            "pod_selector": ["app.kubernetes.io/name=%s" % name],
+            "tolerations": list(settings.get("device_plugin_tolerations") or [])}
+
+
+def retries(timeout, delay):
+    """How often an ``until`` loop with ``delay`` seconds between tries asks within ``timeout`` seconds (>= 1)."""
+    return max(1, int(math.ceil(float(timeout) / max(1, int(delay)))))
+
+
+def daemonset_ready(daemonsets):
+    """The first DaemonSet of ``daemonsets`` is rolled out: its controller saw the last change and every
+    scheduled pod is updated and ready."""
+    ds = (list(daemonsets or []) + [None])[0]
+    if not ds:
+        return False
+    status = ds.get("status") or {}
+    desired = status.get("desiredNumberScheduled", -1)
+    return (status.get("observedGeneration", -1) == (ds.get("metadata") or {}).get("generation", 0)
+            and status.get("numberReady", 0) == desired and status.get("updatedNumberScheduled", 0) == desired)
+
+
+def verify_view(nodes_plan, settings, daemonsets=None, nodes=None, diagnosis=None):
+    """The verify step as data, from what it has read so far (None: not read, or the read was skipped).
+
+    ``settings``: those of :func:`verify_target`, plus ``runtime_class_name``, ``runtime_class_apply``
+    and ``runtime_class_existing`` (the apply step's RuntimeClass decision), ``verify_timeout`` and
+    ``verify_delay``. ``daemonsets``: the DaemonSet as read; ``nodes``: the Nodes as read while waiting
+    for capacity; ``diagnosis``: ``{nodes, pods, events}`` read to explain a node that falls short.
+
+    Returns ``{target, retries, ds_ready, capacity_ok, report, lines, smoke}``: ``report`` is
+    :func:`verify_report`'s (capacity only while waiting; with the cause per node after the
+    diagnosis), ``lines`` what each node advertises, ``smoke`` whether any node plans GPUs.
+    """
+    target = verify_target(settings)
+    ds_ready = daemonset_ready(daemonsets)
+    capacity_ok = bool(ds_ready and nodes is not None and verify_report(nodes_plan, nodes, plugin=target)["ok"])
+    if capacity_ok or diagnosis is None:
+        report = verify_report(nodes_plan, nodes or [], plugin=target)
+    else:
+        runtime_class = None
+        if settings.get("deploy") == "device_plugin" and settings.get("runtime_class_name"):
+            runtime_class = {"name": settings["runtime_class_name"],
+                             "exists": bool(settings.get("runtime_class_apply"))
+                             or bool(settings.get("runtime_class_existing"))}
+        report = verify_report(nodes_plan, diagnosis.get("nodes") or [], diagnosis.get("pods") or [],
+                               diagnosis.get("events") or [], runtime_class, target)
+    lines = ["%s: %s allocatable, as planned" % (n["node"], ", ".join("%s=%s" % kv for kv in n["allocatable"].items()))
+             for n in report["nodes"]]
+    return {"target": target, "retries": retries(settings.get("verify_timeout", 300), settings.get("verify_delay", 5)),
+            "ds_ready": ds_ready, "capacity_ok": capacity_ok, "report": report, "lines": lines,
+            "smoke": any(n.get("planned") for n in report["nodes"])}
 
 
 # --------------------------------------------------------------------------- smoke test

@@ -1,13 +1,17 @@
 # Copyright (c) 2026, homelab.gpu_node contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""gpu_cluster_node_report: planned vs advertised capacity, and the likely cause when they differ."""
+"""gpu_cluster's verify step: plugins/plugin_utils/_gpu_cluster.py verify_view() over the doctor's
+plugins/plugin_utils/_doctor_cluster.py verify_report() (planned vs advertised capacity, and the likely
+cause when they differ), and its filter gpu_cluster_verify."""
 
 from __future__ import annotations
 
 import pytest
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.homelab.gpu_node.plugins.filter.gpu_cluster_node_report import FilterModule, node_report
+from ansible_collections.homelab.gpu_node.plugins.filter.gpu_cluster import FilterModule, gpu_cluster_verify
+from ansible_collections.homelab.gpu_node.plugins.plugin_utils._doctor_cluster import verify_report as node_report
+from ansible_collections.homelab.gpu_node.plugins.plugin_utils._gpu_cluster import daemonset_ready, retries, verify_view
 
 PLUGIN = {"namespace": "nvidia-device-plugin", "name": "nvidia-device-plugin",
           "tolerations": [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}]}
@@ -122,12 +126,8 @@ def test_plugin_running_but_nothing_advertised():
 
 
 def test_plan_must_be_a_list():
-    with pytest.raises(AnsibleFilterError):
+    with pytest.raises(TypeError):
         node_report({"host": "h1"}, [])
-
-
-def test_filter_is_registered():
-    assert FilterModule().filters()["gpu_cluster_node_report"] is node_report
 
 
 def test_daemonset_auto_tolerated_taints_are_not_blamed():
@@ -150,3 +150,115 @@ def test_plugin_pod_waiting_in_its_init_container():
     report = node_report(PLAN, [node(gpus="0")], [waiting_pod], [], RC, PLUGIN)
     assert report["problems"] == ["n1: device plugin not running on the node: pod plugin-abc is Pending "
                                   "(CreateContainerConfigError: configmap not found)"]
+
+
+# ------------------------------------------------------------------ verify_view (the role's verify step)
+
+SETTINGS = {"deploy": "device_plugin", "namespace": "nvidia-device-plugin", "device_plugin_name": "nvidia-device-plugin",
+            "device_plugin_tolerations": PLUGIN["tolerations"], "gpu_operator_namespace": "gpu-operator",
+            "gpu_operator_values": {"daemonsets": {"tolerations": [{"operator": "Exists"}]}},
+            "runtime_class_name": "nvidia", "runtime_class_apply": True, "runtime_class_existing": {},
+            "verify_timeout": 300, "verify_delay": 5}
+
+
+def daemonset(generation=2, observed=2, desired=1, ready=1, updated=1):
+    return {"metadata": {"name": "nvidia-device-plugin", "generation": generation},
+            "status": {"observedGeneration": observed, "desiredNumberScheduled": desired, "numberReady": ready,
+                       "updatedNumberScheduled": updated}}
+
+
+def settings(**changes):
+    out = dict(SETTINGS)
+    out.update(changes)
+    return out
+
+
+@pytest.mark.parametrize("ds, ready", [
+    (daemonset(), True),
+    (daemonset(observed=1), False),
+    (daemonset(ready=0), False),
+    (daemonset(updated=0), False),
+    (daemonset(desired=0, ready=0, updated=0), True),
+    (None, False),
+], ids=["rolled-out", "old-generation-seen", "pod-not-ready", "pod-not-updated", "no-gpu-node-yet", "absent"])
+def test_daemonset_ready(ds, ready):
+    assert daemonset_ready([ds] if ds else []) is ready
+
+
+@pytest.mark.parametrize("timeout, delay, expected", [(300, 5, 60), (7, 5, 2), (0, 5, 1), (10, 0, 10)])
+def test_retries_cover_the_timeout(timeout, delay, expected):
+    assert retries(timeout, delay) == expected
+
+
+def test_the_device_plugin_or_the_gpu_operator_daemonset_is_verified():
+    assert verify_view(PLAN, SETTINGS)["target"] == {
+        "namespace": "nvidia-device-plugin", "name": "nvidia-device-plugin",
+        "pod_selector": ["app.kubernetes.io/name=nvidia-device-plugin"], "tolerations": PLUGIN["tolerations"]}
+    assert verify_view(PLAN, settings(deploy="gpu_operator"))["target"] == {
+        "namespace": "gpu-operator", "name": "nvidia-device-plugin-daemonset",
+        "pod_selector": ["app=nvidia-device-plugin-daemonset"], "tolerations": [{"operator": "Exists"}]}
+
+
+def test_before_anything_is_read_nothing_is_ready():
+    view = verify_view(PLAN, SETTINGS)
+    assert (view["ds_ready"], view["capacity_ok"], view["retries"]) == (False, False, 60)
+
+
+def test_capacity_is_only_ok_once_the_daemonset_is_ready():
+    assert verify_view(PLAN, SETTINGS, [daemonset(ready=0)], [node()])["capacity_ok"] is False
+    view = verify_view(PLAN, SETTINGS, [daemonset()], [node()])
+    assert view["capacity_ok"] is True
+    assert view["report"]["ok"] is True
+    assert view["lines"] == ["n1: nvidia.com/gpu=8 allocatable, as planned"]
+    assert view["smoke"] is True
+
+
+def test_the_diagnosis_names_every_node_that_falls_short_at_once():
+    plan = PLAN + [{"host": "h2", "node": "n2", "capacity": {"nvidia.com/gpu": 2}, "labels": LABELS}]
+    nodes = [node(gpus="4"), node(name="n2", gpus="0", taints=[{"key": "gpu", "value": "true", "effect": "NoSchedule"}])]
+    view = verify_view(plan, SETTINGS, [daemonset()], nodes, {"nodes": nodes, "pods": [pod()], "events": []})
+    assert view["capacity_ok"] is False
+    assert not view["report"]["ok"]
+    assert [p.split(":")[0] for p in view["report"]["problems"]] == ["n1", "n2"]
+    assert "untolerated taints gpu=true:NoSchedule" in view["report"]["problems"][1]
+
+
+@pytest.mark.parametrize("changes, exists", [
+    ({}, True),
+    ({"runtime_class_apply": False, "runtime_class_existing": {"handler": "nvidia"}}, True),
+    ({"runtime_class_apply": False, "runtime_class_existing": {}}, False),
+], ids=["applied-by-the-role", "already-there", "missing"])
+def test_a_missing_runtime_class_is_the_cause(changes, exists):
+    view = verify_view(PLAN, settings(**changes), [daemonset()], [node(gpus="0")],
+                       {"nodes": [node(gpus="0")], "pods": [], "events": []})
+    problem = view["report"]["problems"][0]
+    assert ("RuntimeClass nvidia does not exist" in problem) is not exists
+
+
+def test_no_runtime_class_without_the_device_plugin_deploy():
+    view = verify_view(PLAN, settings(deploy="gpu_operator", runtime_class_apply=False), [daemonset()],
+                       [node(gpus="0")], {"nodes": [node(gpus="0")], "pods": [], "events": []})
+    assert "RuntimeClass" not in view["report"]["problems"][0]
+
+
+def test_the_filter_reads_registered_results():
+    ds = {"resources": [daemonset()]}
+    nodes = {"resources": [node(gpus="4")]}
+    diag = {"results": [{"item": {"kind": "Node"}, "resources": [node(gpus="4")]},
+                        {"item": {"kind": "Pod"}, "resources": [pod()]},
+                        {"item": {"kind": "Event"}, "resources": []}]}
+    view = gpu_cluster_verify(PLAN, SETTINGS, ds, nodes, diag)
+    assert view["ds_ready"] is True
+    assert view["report"]["problems"] == [
+        "n1: capacity mismatch: nvidia.com/gpu allocatable 4, planned 8 (GPUs × replicas differ from the plan: the "
+        "plugin may still run an old config (it reads its config only at start), the node label selects another "
+        "ConfigMap key, or the node has another number of GPUs than its facts)"]
+    # skipped reads (the Node wait when the DaemonSet never got ready, the diagnosis when all is well) count as unread
+    view = gpu_cluster_verify(PLAN, SETTINGS, {"resources": []}, {"skipped": True}, {"skipped": True, "results": []})
+    assert (view["ds_ready"], view["capacity_ok"]) == (False, False)
+    assert FilterModule().filters()["gpu_cluster_verify"] is gpu_cluster_verify
+
+
+def test_the_filter_wants_settings():
+    with pytest.raises(AnsibleFilterError, match="settings must be a dict"):
+        gpu_cluster_verify(PLAN, None)
