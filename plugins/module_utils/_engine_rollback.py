@@ -27,6 +27,8 @@ from __future__ import annotations
 
 import json
 
+from ansible_collections.homelab.gpu_node.plugins.module_utils._runtime_config import CRI_PLUGIN
+
 RECORD_VERSION = 1
 DEFAULT_RECORD_PATH = "/var/lib/homelab-gpu-node/gpu_runtime.json"
 
@@ -232,7 +234,7 @@ def dump_has_runtime(dump_text, runtime_name, loads):
     """Is runtime ``runtime_name`` in ``containerd config dump`` output? Returns (bool, BinaryName or None)."""
     data = loads(dump_text)
     plugins = data.get("plugins", {}) if isinstance(data, dict) else {}
-    for plugin in ("io.containerd.grpc.v1.cri", "io.containerd.cri.v1.runtime"):
+    for plugin in (CRI_PLUGIN[2], CRI_PLUGIN[3]):
         runtimes = ((plugins.get(plugin) or {}).get("containerd") or {}).get("runtimes") or {}
         runtime = runtimes.get(runtime_name)
         if isinstance(runtime, dict):

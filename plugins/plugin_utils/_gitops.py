@@ -36,6 +36,12 @@ import re
 
 import yaml
 
+from ansible_collections.homelab.gpu_node.plugins.module_utils._runtime_config import (
+    CRI_PLUGIN,
+    DEFAULT_RUNTIME_PATH,
+    RUNTIME_TYPE,
+)
+
 DEVICE_PLUGIN_CONFIG_LABEL = "nvidia.com/device-plugin.config"
 ARGOCD_API = "argoproj.io/v1alpha1"
 NODE_LABEL_PATHS = ("k3s", "talos", "argocd", "kind", "manual")
@@ -46,8 +52,7 @@ K3S_DROP_IN = "/etc/rancher/k3s/config.yaml.d/60-homelab-gpu-cluster.yaml"
 # kind's node image ships containerd config version 2 (images/base/files/etc/containerd/
 # config.toml in sigs.k8s.io/kind v0.33.0); version 3 is containerd 2.x's layout. kind applies a
 # patch that sets `version` only to a config of that version.
-KIND_RUNTIME_BINARY = "/usr/bin/nvidia-container-runtime"
-KIND_CRI_PLUGIN = {2: "io.containerd.grpc.v1.cri", 3: "io.containerd.cri.v1.runtime"}
+# The runtime's path and CRI table names are the node side's (module_utils/_runtime_config.py).
 # The NVIDIA container runtime on the Docker host turns a mount of /dev/null at this path into
 # "give this container these GPUs" (accept-nvidia-visible-devices-as-volume-mounts = true).
 KIND_DEVICE_LIST_DIR = "/var/run/nvidia-container-devices"
@@ -280,10 +285,10 @@ def kind_cluster(plan, opts):
         nodes[0]["image"] = opts["kind_image"]
     patches = []
     for version in (2, 3):
-        plugin = KIND_CRI_PLUGIN[version]
-        table = 'plugins."%s".containerd.runtimes.nvidia' % plugin
-        patches.append('version = %d\n\n[%s]\n  runtime_type = "io.containerd.runc.v2"\n\n[%s.options]\n'
-                       '  BinaryName = "%s"\n  SystemdCgroup = true\n' % (version, table, table, KIND_RUNTIME_BINARY))
+        table = 'plugins."%s".containerd.runtimes.nvidia' % CRI_PLUGIN[version]
+        patches.append('version = %d\n\n[%s]\n  runtime_type = "%s"\n\n[%s.options]\n'
+                       '  BinaryName = "%s"\n  SystemdCgroup = true\n'
+                       % (version, table, RUNTIME_TYPE, table, DEFAULT_RUNTIME_PATH))
     return {"apiVersion": "kind.x-k8s.io/v1alpha4", "kind": "Cluster", "name": opts.get("kind_name") or "gpu",
             "nodes": nodes, "containerdConfigPatches": patches}
 
