@@ -15,7 +15,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-GPU_PREFIX = "nvidia.com/"
+from ansible_collections.homelab.gpu_node.plugins.plugin_utils._doctor_cluster import gpu_requests
+
 _FINISHED = ("Succeeded", "Failed")
 
 
@@ -43,17 +44,9 @@ def _count(value):
 
 
 def gpu_request(pod):
-    """{resource: count} of the ``nvidia.com/*`` resources the pod's containers ask for (limits or requests)."""
-    wanted = {}
-    containers = list(_get(pod, "spec", "containers", default=[]) or [])
-    containers += list(_get(pod, "spec", "initContainers", default=[]) or [])
-    for container in containers:
-        resources = _get(container, "resources", default={}) or {}
-        for kind in ("limits", "requests"):
-            for name, value in (resources.get(kind) or {}).items():
-                if str(name).startswith(GPU_PREFIX) and _count(value) > 0:
-                    wanted[name] = max(wanted.get(name, 0), _count(value))
-    return wanted
+    """{resource: count} of the ``nvidia.com/*`` resources the pod holds: the doctor's count
+    (plugin_utils/_doctor_cluster.py gpu_requests: containers added up, init containers at their largest)."""
+    return gpu_requests(pod if isinstance(pod, Mapping) else {})
 
 
 def _owner_kinds(pod):

@@ -43,6 +43,16 @@ def test_gpu_request(p, want):
     assert gpu_request(p) == want
 
 
+def test_gpu_request_adds_up_the_containers_as_the_scheduler_does():
+    """Two containers asking one GPU share each hold two (the pod's effective request: the sum of its
+    containers, or the largest init container when that is more), as the doctor counts them."""
+    two = pod("a", gpu={"nvidia.com/gpu": 1})
+    two["spec"]["containers"].append({"name": "d", "resources": {"limits": {"nvidia.com/gpu": 1}}})
+    assert gpu_request(two) == {"nvidia.com/gpu": 2}
+    init = pod("a", gpu={"nvidia.com/gpu": 1}, init_gpu={"nvidia.com/gpu": 3})
+    assert gpu_request(init) == {"nvidia.com/gpu": 3}
+
+
 def test_gpu_pods_sorts_holding_daemonset_finished_and_ignores_other_nodes():
     pods = [
         pod("llm", gpu={"nvidia.com/gpu": 1}),
