@@ -1187,6 +1187,16 @@ def parse_json(text, path):
     return data
 
 
+def _json_object(data, key, path):
+    """``data[key]``, created empty when absent; a value that is not an object is an error."""
+    value = data.get(key)
+    if value is None:
+        value = data[key] = {}
+    if not isinstance(value, dict):
+        raise RuntimeConfigError("%s: %s must be an object" % (path, key))
+    return value
+
+
 def plan_docker(path, text, options):
     """Merge ``runtimes.<name> = {path, args: []}`` into daemon.json, keeping the other keys and their order."""
     plan = Plan("docker")
@@ -1195,11 +1205,7 @@ def plan_docker(path, text, options):
     new = copy.deepcopy(data)
     name = options.runtime_name
     if options.present:
-        runtimes = new.get("runtimes")
-        if runtimes is None:
-            runtimes = new["runtimes"] = {}
-        if not isinstance(runtimes, dict):
-            raise RuntimeConfigError("%s: runtimes must be an object" % path)
+        runtimes = _json_object(new, "runtimes", path)
         entry = runtimes.get(name) if isinstance(runtimes.get(name), dict) else {}
         entry = dict(entry)
         entry["path"] = options.runtime_path
@@ -1208,12 +1214,7 @@ def plan_docker(path, text, options):
         if options.set_as_default:
             new["default-runtime"] = name
         if options.cdi:
-            features = new.get("features")
-            if features is None:
-                features = new["features"] = {}
-            if not isinstance(features, dict):
-                raise RuntimeConfigError("%s: features must be an object" % path)
-            features["cdi"] = True
+            _json_object(new, "features", path)["cdi"] = True
     else:
         runtimes = new.get("runtimes")
         if isinstance(runtimes, dict) and name in runtimes:

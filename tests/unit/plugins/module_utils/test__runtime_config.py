@@ -617,6 +617,15 @@ def test_docker_keeps_the_file_indent_and_existing_runtime_args():
     assert json.loads(after) == {"runtimes": {"nvidia": {"path": NV, "args": ["--debug"]}}}
 
 
+@pytest.mark.parametrize("original, key", [
+    ('{"runtimes": ["runc"]}', "runtimes"),
+    ('{"features": "cdi"}', "features"),
+], ids=["runtimes-a-list", "features-a-string"])
+def test_docker_refuses_a_daemon_json_whose_tables_are_not_objects(original, key):
+    with pytest.raises(RuntimeConfigError, match="%s: %s must be an object" % (DOCKER, key)):
+        rc.plan_docker(DOCKER, original, opts(cdi=True))
+
+
 def test_docker_missing_file_created_then_removed():
     plan = rc.plan_docker(DOCKER, None, opts())
     assert plan.change(DOCKER).action == "create"
