@@ -28,7 +28,7 @@ import json
 import math
 import re
 
-from ansible_collections.homelab.gpu_node.plugins.plugin_utils._doctor_cluster import verify_report
+from ansible_collections.homelab.gpu_node.plugins.plugin_utils._doctor_cluster import RUNTIME_ERROR_RE, verify_report
 from ansible_collections.homelab.gpu_node.plugins.plugin_utils._node_labels import (
     NodeLabelError,
     has_gpu,
@@ -45,7 +45,6 @@ NODEFEATURE_CRD = "nodefeatures.nfd.k8s-sigs.io"
 SHIPS_RUNTIME_CLASS = ("k3s", "rke2")
 HEADER = "Rendered by homelab.gpu_node.gpu_cluster. Do not edit: change the role's variables and render again."
 _VERSION_RE = re.compile(r"^v?[0-9]+[.][0-9]+[.][0-9]+")
-_RUNTIME_RE = re.compile(r"no runtime for|RuntimeHandler|RuntimeClass|runtime handler")
 
 
 class GpuClusterError(ValueError):
@@ -569,7 +568,7 @@ def smoke_report(pods, seen, logs, events, timeout):
         phase = status.get("phase") or ""
         messages = [e.get("message") or "" for e in events or []
                     if (e.get("involvedObject") or {}).get("name") == name]
-        runtime = [m for m in messages if _RUNTIME_RE.search(m)]
+        runtime = [m for m in messages if RUNTIME_ERROR_RE.search(m)]
         unsched = [c.get("message") for c in status.get("conditions") or []
                    if c.get("type") == "PodScheduled" and c.get("status") == "False"]
         terminated = (((status.get("containerStatuses") or [{}])[0]).get("state") or {}).get("terminated") or {}

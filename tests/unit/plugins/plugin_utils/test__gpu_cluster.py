@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 
+import pytest
 import yaml
 
 from ansible_collections.homelab.gpu_node.plugins.module_utils._device_plugin import build_config_map
@@ -336,3 +337,16 @@ def test_smoke_report_names_each_cause():
     lines = gc.smoke_lines(report)
     assert lines[:2] == ["nvidia-smi in pod gpu-smoke-ok on ok:", "GPU 0: A2"]
     assert "GPU smoke test failed:" in lines and "last output line: NVIDIA-SMI has failed" in lines
+
+
+@pytest.mark.parametrize("message, runtime", [
+    ('failed to create containerd task: no runtime for "nvidia" is configured', True),
+    ('RuntimeHandler "nvidia" not supported', True),
+    ('pods "gpu-smoke-n" is forbidden: pod rejected: RuntimeClass "nvidia" not found', True),
+    ('Back-off pulling image "nvidia/cuda:12.4.1-base-ubuntu22.04"', False),
+], ids=["containerd", "cri-o", "admission", "image-pull"])
+def test_smoke_report_reads_runtime_errors_as_the_doctor_does(message, runtime):
+    pods = gc.smoke_pods([{"node": "n", "planned": {"nvidia.com/gpu": 1}}], [], SMOKE)
+    seen = [{"metadata": {"name": "gpu-smoke-n"}, "status": {"phase": "Pending"}}]
+    report = gc.smoke_report(pods, seen, [{}], [{"involvedObject": {"name": "gpu-smoke-n"}, "message": message}], 60)
+    assert report[0]["problem"].startswith("no runtime: ") is runtime
