@@ -7,8 +7,9 @@
 """Checks of roles/windows_host's settings that its argument spec cannot express (controller side).
 
 :func:`windows_host_problems` returns every problem at once, each a sentence that names the
-variable, what was given and what to give instead; roles/windows_host/tasks/validate.yml
-fails with all of them before touching the host.
+variable, what was given and what to give instead; roles/windows_host/tasks/main.yml
+fails with all of them before touching the host. :func:`wsl_version_check` reads the registered
+``wsl.exe --version`` result and says whether this WSL can do what the settings ask.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from __future__ import annotations
 import ipaddress
 import re
 
+from ansible_collections.homelab.gpu_node.plugins.plugin_utils._wsl_list import parse_wsl_version
 from ansible_collections.homelab.gpu_node.plugins.plugin_utils._wslconfig import _MEMORY_RE
 
 _DISTRO_RE = re.compile(r"^[A-Za-z0-9._-]{1,256}$")
@@ -150,3 +152,36 @@ def windows_host_problems(s):
         problems.append("windows_host_wsl_memory=%s is not a size WSL understands: a number with an upper-case suffix "
                         "B, K/KB, M/MB, G/GB or T/TB, e.g. 32GB (WSL's suffixes are case-sensitive)." % _json(memory))
     return problems
+
+
+def _version_key(text):
+    return tuple(int(x) for x in re.findall(r"[0-9]+", str(text)))
+
+
+def wsl_version_check(result, s, host):
+    """The WSL version in ``result`` (a registered ``wsl.exe --version`` run: rc, stdout, stderr) and
+    the problems with it for the settings ``s``: ``{"version": "2.5.9.0" or None, "problems": [...]}``.
+
+    No version at all (rc != 0, or the inbox ``wsl.exe`` of older Windows printing its usage) is the
+    WSL built into Windows or none: the Store version is needed. Bridged networking needs
+    ``windows_host_wsl_bridged_min_version`` or newer.
+    """
+    rc = result.get("rc", 1)
+    version = parse_wsl_version(result.get("stdout") or "")["wsl"] if rc == 0 else None
+    user = s.get("windows_host_wsl_user") or "the desktop user"
+    problems = []
+    if version is None:
+        said = ("%s %s" % (result.get("stdout") or "", result.get("stderr") or "")).replace("\0", "").strip()
+        if len(said) > 300:
+            said = said[:297] + "..."
+        problems.append(
+            "`wsl.exe --version` did not report a version on %s (rc %s: %s). This is the WSL built into Windows or no "
+            "WSL at all. Run `wsl --update` as %s on %s (it installs the current WSL from the Microsoft Store), then "
+            "run the play again." % (host, rc if "rc" in result else "?", said, user, host))
+    elif s.get("windows_host_networking_mode") == "bridged":
+        minimum = str(s.get("windows_host_wsl_bridged_min_version") or "")
+        if _version_key(version) < _version_key(minimum):
+            problems.append(
+                "%s runs WSL %s; bridged networking needs WSL %s or newer (it was dropped in 2.4.5 and came back in "
+                "2.5.6). Run `wsl --update` as %s, then run the play again." % (host, version, minimum, user))
+    return {"version": version, "problems": problems}

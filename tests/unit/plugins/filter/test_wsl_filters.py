@@ -2,10 +2,10 @@
 # Copyright (c) 2026, homelab.gpu_node contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Tests for plugins/filter/wsl_list.py and wsl_version.py.
+"""Tests for plugins/filter/wsl_list.py, wsl_version.py and windows_host_problems.py's windows_host_wsl_version.
 
-The filters inside real Jinja expressions (with `is version(...)`) are exercised by
-molecule/windows_host_controller_only, which runs ansible-playbook on the controller.
+The filters inside the role are exercised by molecule/windows_host_standin (the role's entry point
+against the wsl.exe stand-in, an old WSL included) and molecule/windows_host_controller_only_no_winrm.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import pytest
 
 from ansible.errors import AnsibleFilterError
 
+from ansible_collections.homelab.gpu_node.plugins.filter import windows_host_problems as windows_host_filter
 from ansible_collections.homelab.gpu_node.plugins.filter import wsl_list as wsl_list_filter
 from ansible_collections.homelab.gpu_node.plugins.filter import wsl_version as wsl_version_filter
 from ansible_collections.homelab.gpu_node.tests.unit.plugins.plugin_utils.wsl_output_cases import (
@@ -47,3 +48,21 @@ def test_wsl_version_filter():
 def test_wsl_version_filter_rejects_non_text():
     with pytest.raises(AnsibleFilterError, match="^wsl_version: expected the text or bytes"):
         wsl_version_filter.wsl_version({"stdout": "x"})
+
+
+def test_windows_host_wsl_version_reads_a_registered_win_command_result():
+    # UTF-16LE read as UTF-8 by win_command: a NUL after every character
+    stdout = wsl_version_bytes("en-US").decode("utf-8")
+    settings = {"windows_host_networking_mode": "bridged", "windows_host_wsl_bridged_min_version": "2.5.6",
+                "windows_host_wsl_user": "gamer"}
+    found = windows_host_filter.windows_host_wsl_version({"rc": 0, "stdout": stdout, "stderr": ""}, settings, "desktop")
+    assert found["version"] is not None and found["problems"] == []
+    # a skipped or missing result counts as no version at all
+    assert windows_host_filter.windows_host_wsl_version(None, settings, "desktop")["problems"][0].startswith(
+        "`wsl.exe --version` did not report a version on desktop")
+    assert set(windows_host_filter.FilterModule().filters()) == {"windows_host_problems", "windows_host_wsl_version"}
+
+
+def test_windows_host_wsl_version_wants_settings():
+    with pytest.raises(AnsibleFilterError, match="windows_host_wsl_version expects a dict"):
+        windows_host_filter.windows_host_wsl_version({"rc": 0}, None, "desktop")

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.homelab.gpu_node.plugins.plugin_utils._windows_host_input import windows_host_problems
+from ansible_collections.homelab.gpu_node.plugins.plugin_utils._windows_host_input import (
+    windows_host_problems,
+    wsl_version_check,
+)
 
 # The role's defaults plus what the Windows gaming desktop with a WSL2 node sets.
 GOOD = dict(
@@ -88,3 +91,58 @@ def test_all_problems_are_reported_at_once():
 def test_dhcp_mode_ignores_the_static_fields_and_firewall_off_ignores_rules():
     assert problems(windows_host_wsl_address_mode="dhcp", windows_host_wsl_address="999.1.1.1/99",
                     windows_host_firewall_manage=False, windows_host_firewall_rules=[{"port": "x"}]) == []
+
+
+# ---------------------------------------------------------------- wsl_version_check (the role's WSL version step)
+
+NUL = "\0"
+OLD_WSL_TEXT = "WSL version: 2.4.13.0\r\r\nKernel version: 5.15.167.4-1\r\r\n"
+# `wsl --version` as win_command returns it when wsl.exe ignored WSL_UTF8: UTF-16LE read as UTF-8.
+OLD_WSL = "".join(c + NUL for c in OLD_WSL_TEXT)
+NEW_WSL_DE = "WSL-Version: 2.5.9.0\r\r\nKernelversion: 6.6.87.2-1\r\r\n"
+INBOX = "Copyright (c) Microsoft Corporation. All rights reserved.\r\r\nUsage: wsl.exe [Argument]"
+
+
+def wsl_check(out, **changes):
+    settings = dict(GOOD, windows_host_wsl_bridged_min_version="2.5.6")
+    settings.update(changes)
+    return wsl_version_check(out, settings, "desktop")
+
+
+def test_a_current_wsl_passes_with_localised_labels():
+    assert wsl_check({"rc": 0, "stdout": NEW_WSL_DE, "stderr": ""}) == {"version": "2.5.9.0", "problems": []}
+
+
+@pytest.mark.parametrize("mode", ["nat", "mirrored"])
+def test_an_older_wsl_will_do_without_bridged_networking(mode):
+    assert wsl_check({"rc": 0, "stdout": OLD_WSL, "stderr": ""}, windows_host_networking_mode=mode) == {
+        "version": "2.4.13.0", "problems": []}
+
+
+def test_bridged_networking_needs_the_minimum_version():
+    found = wsl_check({"rc": 0, "stdout": OLD_WSL, "stderr": ""})
+    assert found["version"] == "2.4.13.0"
+    assert found["problems"] == [
+        "desktop runs WSL 2.4.13.0; bridged networking needs WSL 2.5.6 or newer (it was dropped in 2.4.5 and came back "
+        "in 2.5.6). Run `wsl --update` as gamer, then run the play again."]
+
+
+def test_versions_compare_as_numbers_not_text():
+    assert wsl_check({"rc": 0, "stdout": "WSL version: 2.10.1.0\n"})["problems"] == []
+    assert wsl_check({"rc": 0, "stdout": "WSL version: 2.5.6.0\n"})["problems"] == []
+    assert len(wsl_check({"rc": 0, "stdout": "WSL version: 2.5.5.9\n"})["problems"]) == 1
+
+
+@pytest.mark.parametrize("out", [
+    {"rc": -1, "stdout": INBOX, "stderr": ""},
+    {"rc": 0, "stdout": INBOX, "stderr": ""},
+    {"rc": 1, "stdout": "", "stderr": "wsl.exe not found"},
+    {},
+], ids=["inbox-usage-rc-1", "inbox-usage-rc-0", "no-wsl", "no-result"])
+def test_no_version_asks_for_the_store_wsl(out):
+    found = wsl_check(out, windows_host_networking_mode="nat")
+    assert found["version"] is None
+    assert len(found["problems"]) == 1
+    assert "did not report a version on desktop" in found["problems"][0]
+    assert "Run `wsl --update` as gamer on desktop" in found["problems"][0]
+    assert NUL not in found["problems"][0]
