@@ -123,3 +123,23 @@ def test_3_uninstall_again_changes_nothing(lab):
     assert recap(out) == [0, 0]
     assert "no record of gpu_runtime" in out
     assert sha256(USER_FILES) == lab["before"]
+
+
+TRAP = "/etc/systemd/system/containerd.service.d/lc2-dies-after-start.conf"
+
+
+def test_4_an_engine_that_dies_after_the_restart_is_reported_not_claimed_up(lab):
+    """containerd starts (systemctl restart returns 0) and dies a second later: the uninstall must fail and say the
+    engine is down (a plain systemd restart reported "changed" and the play succeeded)."""
+    play(lab, "playbooks/site.yml")
+    node("mkdir -p %s && printf '[Service]\\nExecStartPost=/bin/sh -c \"(sleep 1; kill -9 $$MAINPID) >/dev/null 2>&1 &\"\\n'"
+         " > %s && systemctl daemon-reload" % (TRAP.rsplit("/", 1)[0], TRAP))
+    out = play(lab, "playbooks/uninstall.yml", expect_rc=2)
+    assert "containerd did not come back cleanly after the nvidia runtime was removed" in out, out[-4000:]
+    assert "The engine is DOWN" in out
+    assert node("cat %s" % MAIN) == USER_CONFIG                  # the removal stays, nothing put back
+    node("rm -f %s && systemctl daemon-reload && systemctl reset-failed containerd; systemctl restart containerd" % TRAP)
+    out = play(lab, "playbooks/uninstall.yml")                  # the rerun finishes the job
+    assert existing(ROLE_FILES) == []
+    assert sha256(USER_FILES) == lab["before"]
+    assert node("systemctl show -P ActiveState containerd").strip() == "active"
