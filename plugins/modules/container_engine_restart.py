@@ -52,8 +52,8 @@ options:
     description:
       - V(present) (the default) - the runtime O(runtime_name) must be live after the restart, else the module rolls
         back as described above.
-      - V(absent) - the runtime was just removed (the C(absent) entry point of the gpu_runtime role): the engine must be
-        active and, for containerd, the live config must not have O(runtime_name). Nothing is rolled back; when the
+      - V(absent) - the runtime was just removed (the C(absent) entry point of the gpu_runtime role). The engine must
+        be active and, for containerd, the live config must not have O(runtime_name). Nothing is rolled back; when the
         engine did not come back the module fails and says whether it is up.
     type: str
     default: present

@@ -125,9 +125,8 @@ def k8s(kc, module, args):
 
 def gpu_pods(lab):
     """name -> nodeName of the Deployment's pods that are not terminating."""
-    return {p["metadata"]["name"]: p["spec"].get("nodeName") for p in k8s(lab["kc"], "kubernetes.core.k8s_info",
-                                                                       "kind=Pod namespace=default")["resources"]
-            if not p["metadata"].get("deletionTimestamp")}
+    pods = k8s(lab["kc"], "kubernetes.core.k8s_info", "kind=Pod namespace=default")["resources"]
+    return {p["metadata"]["name"]: p["spec"].get("nodeName") for p in pods if not p["metadata"].get("deletionTimestamp")}
 
 
 def the_node(lab):
@@ -143,12 +142,12 @@ def evictions(lab):
 
 
 def wait_pod_on_node(lab):
-    for _ in range(60):
+    for attempt in range(60):
         pods = {name: n for name, n in gpu_pods(lab).items() if n == NODE}
         if pods:
             return pods
         subprocess.run(["sleep", "1"], check=True)
-    raise AssertionError("no GPU pod on %s: %s" % (NODE, gpu_pods(lab)))
+    raise AssertionError("no GPU pod on %s after %d s: %s" % (NODE, attempt + 1, gpu_pods(lab)))
 
 
 def play(lab, playbook, *extra, expect_rc=0):
