@@ -2,7 +2,8 @@
 # Copyright (c) 2026, homelab.gpu_node contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Filters lifecycle_gpu_pods and lifecycle_drain_blockers (give the GPU back, upgrade): runs on the controller."""
+"""Filters lifecycle_gpu_pods, lifecycle_drain_blockers (give the GPU back, upgrade) and lifecycle_packages_record,
+lifecycle_packages_to_remove (uninstall): run on the controller."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ from ansible_collections.homelab.gpu_node.plugins.plugin_utils._lifecycle import
     blocker_lines,
     drain_blockers,
     gpu_pods,
+    packages_record,
+    packages_to_remove,
 )
 
 
@@ -33,8 +36,26 @@ def lifecycle_drain_blockers(pods, node, pdbs):
     return {"blockers": blockers, "lines": blocker_lines(str(node), blockers)}
 
 
+def lifecycle_packages_record(wanted, before, after, record=None):
+    """The record of the packages a role installed (see the documentation sidecar)."""
+    try:
+        return packages_record([str(name) for name in wanted or []], before, after, record)
+    except (LifecycleError, TypeError) as exc:
+        raise AnsibleFilterError("lifecycle_packages_record: %s" % exc)
+
+
+def lifecycle_packages_to_remove(record, installed):
+    """The recorded packages that are installed now."""
+    try:
+        return packages_to_remove(record, installed)
+    except (LifecycleError, TypeError) as exc:
+        raise AnsibleFilterError("lifecycle_packages_to_remove: %s" % exc)
+
+
 class FilterModule:
     """homelab.gpu_node lifecycle filters."""
 
     def filters(self):
-        return {"lifecycle_gpu_pods": lifecycle_gpu_pods, "lifecycle_drain_blockers": lifecycle_drain_blockers}
+        return {"lifecycle_gpu_pods": lifecycle_gpu_pods, "lifecycle_drain_blockers": lifecycle_drain_blockers,
+                "lifecycle_packages_record": lifecycle_packages_record,
+                "lifecycle_packages_to_remove": lifecycle_packages_to_remove}

@@ -275,3 +275,18 @@ def describe(service, restart_error, journal, steps_done, step_errors, up, state
     if not up:
         parts.append("The node needs a look: `systemctl status %s`, `journalctl -u %s`." % (service, service))
     return " ".join(parts)
+
+
+def removal_words(service, why, journal, up, state, live):
+    """The message when the engine did not come back after the runtime was REMOVED (runtime_state=absent).
+
+    Nothing is put back: the removal is what was asked for; the message says whether the engine is up.
+    """
+    parts = ["%s did not come back cleanly after the nvidia runtime was removed (%s)." % (service, why)]
+    if journal:
+        parts.append("Engine log: %s." % " | ".join(journal))
+    parts.append("Nothing was put back (the removal is what was asked for). Now %s%s." % (
+        unit_words(service, up, state), live_words(live)))
+    if not up:
+        parts.append("The engine is DOWN: `systemctl status %s`, `journalctl -u %s`." % (service, service))
+    return " ".join(parts)

@@ -48,6 +48,16 @@ options:
     description: The record M(homelab.gpu_node.containerd_nvidia_runtime) writes (O(record) there).
     type: path
     default: /var/lib/homelab-gpu-node/gpu_runtime.json
+  runtime_state:
+    description:
+      - V(present) (the default) - the runtime O(runtime_name) must be live after the restart, else the module rolls
+        back as described above.
+      - V(absent) - the runtime was just removed (the C(absent) entry point of the gpu_runtime role). The engine must
+        be active and, for containerd, the live config must not have O(runtime_name). Nothing is rolled back; when the
+        engine did not come back the module fails and says whether it is up.
+    type: str
+    default: present
+    choices: [present, absent]
   timeout:
     description: Seconds to wait for the engine to be active after a restart.
     type: int
@@ -113,6 +123,7 @@ from ansible_collections.homelab.gpu_node.plugins.module_utils._engine_rollback 
     dump_record,
     load_record,
     parse_show,
+    removal_words,
     rollback_steps,
     step_text,
     wait_for_unit,
@@ -139,6 +150,7 @@ def argument_spec():
         runtime_name=dict(type="str", default=DEFAULT_RUNTIME_NAME),
         runtime_path=dict(type="path", default=DEFAULT_RUNTIME_PATH),
         record=dict(type="path", default=DEFAULT_RECORD_PATH),
+        runtime_state=dict(type="str", default="present", choices=["present", "absent"]),
         timeout=dict(type="int", default=30),
     )
 
@@ -219,6 +231,25 @@ def run_steps(module, steps):
     return done, errors
 
 
+def removed(module, node, result, service, started, checked):
+    """runtime_state=absent: the engine must be up without the runtime; nothing is rolled back."""
+    rc, error, up, state, live = checked
+    result.update(up=up, unit=state, live=live)
+    if up and (live is None or (not live.get("error") and not live.get("has_runtime"))):
+        module.exit_json(**result)
+    if rc != 0:
+        why = "systemctl restart %s failed: %s" % (service, error)
+    elif not up:
+        why = "it did not stay active: ActiveState=%s, SubState=%s" % (state.get("ActiveState"), state.get("SubState"))
+    elif live.get("error"):
+        why = "`containerd config dump` failed: %s" % live["error"]
+    else:
+        why = "the live config still has runtime %s (another file of the engine's config defines it)" % (
+            live["runtime_name"])
+    journal = node.journal(started - 1)
+    module.fail_json(msg=removal_words(service, why, journal, up, state, live), journal=journal, **result)
+
+
 def main():
     module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
     params = module.params
@@ -232,6 +263,8 @@ def main():
     node = Node(module, service)
     started = time.time()
     rc, error, up, state, live = check(node, params, config_path, params["timeout"])
+    if params["runtime_state"] == "absent":
+        removed(module, node, result, service, started, (rc, error, up, state, live))
     runtime_ok = live is None or (live.get("has_runtime") and live.get("binary") == params["runtime_path"])
     record_text = read_text(params["record"]) if os.path.exists(params["record"]) else None
     record = load_record(record_text)

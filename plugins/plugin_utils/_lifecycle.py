@@ -145,3 +145,39 @@ def blocker_lines(node, blockers):
     return ["PodDisruptionBudget %s (%s; %d healthy, %d needed, disruptions allowed now: %d) blocks the "
             "eviction of %s from %s" % (b["pdb"], b["rule"], b["healthy"], b["desired"], b["allowed"],
                                         ", ".join(b["pods"]), node) for b in blockers]
+
+
+def _installed_names(package_facts):
+    """Names in ``ansible_facts.packages`` (package_facts: name -> list of versions) that are installed."""
+    if not isinstance(package_facts, Mapping):
+        raise LifecycleError("expected ansible_facts.packages (a mapping), got %s" % type(package_facts).__name__)
+    return set(name for name, versions in package_facts.items() if versions)
+
+
+def _recorded(record):
+    if record in (None, "", {}):
+        return []
+    if not isinstance(record, Mapping) or not isinstance(record.get("packages", []), list):
+        raise LifecycleError("the package record is not {\"packages\": [...]}: %r" % (record,))
+    return [str(name) for name in record.get("packages", [])]
+
+
+def packages_record(wanted, before, after, record=None):
+    """The record of the packages a role installed: ``{"packages": [...]}``, sorted.
+
+    ``wanted``: the package names the role installs; ``before`` / ``after``: ``ansible_facts.packages`` read just
+    before and just after its install; ``record``: the record of earlier runs. A wanted package that was not
+    installed before and is after was installed by the role; packages of earlier records stay recorded. A package
+    the user had before the role's first run is never recorded, so an uninstall never removes it.
+    """
+    had, has = _installed_names(before), _installed_names(after)
+    mine = set(_recorded(record))
+    mine.update(name for name in wanted if name not in had and name in has)
+    return {"packages": sorted(mine)}
+
+
+def packages_to_remove(record, installed):
+    """The packages of ``record`` that are installed now (``ansible_facts.packages``), sorted: what an uninstall
+    removes. Nothing else, whatever the role installs today."""
+    has = _installed_names(installed)
+    return sorted(name for name in _recorded(record) if name in has)

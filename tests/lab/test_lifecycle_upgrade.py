@@ -151,7 +151,10 @@ def test_1_rollout_one_node_at_a_time(lab):
     after = wait_pods_on_both(lab)
     for name in NODES:
         assert after[name] != before[name]       # evicted by the drain, scheduled back after the uncordon
-    assert re.search(r"Doctor \| stop the rollout.*\n(skipping|ok)", out)
+    # the gate is the doctor role, once per node, after that node's uncordon
+    doctor = [m.start() for m in re.finditer(r"TASK \[homelab\.gpu_node\.doctor : Run the node checks", out)]
+    uncordon = [m.start() for m in re.finditer(r"TASK \[Uncordon ", out)]
+    assert len(doctor) == 2 and len(uncordon) == 2 and uncordon[0] < doctor[0] < uncordon[1] < doctor[1], out[-3000:]
 
 
 def test_2_a_failed_doctor_stops_the_rollout(lab):

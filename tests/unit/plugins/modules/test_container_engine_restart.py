@@ -167,3 +167,53 @@ def test_an_engine_up_without_the_runtime_is_rolled_back(node, etc, tmp_path):
 def test_check_mode_restarts_nothing(node, etc, tmp_path):
     result = run(module, dict(restart_args(etc, tmp_path / "r.json"), _ansible_check_mode=True))
     assert result["changed"] is True and node.calls == []
+
+
+def absent_args(etc, record):
+    return dict(restart_args(etc, record), runtime_state="absent")
+
+
+def test_absent_an_engine_up_without_the_runtime_is_success(node, etc, tmp_path):
+    record = tmp_path / "record.json"
+    node.refuse = lambda etc: False
+    run(configure, configure_args(etc, record))
+    run(configure, configure_args(etc, record, state="absent"))
+    result = run(module, absent_args(etc, record))
+    assert result["changed"] is True and result["up"] is True
+    assert result["live"]["has_runtime"] is False and result["rolled_back"] == []
+
+
+def test_absent_an_engine_that_does_not_come_back_fails_and_says_so(node, etc, tmp_path):
+    """The uninstall must not claim success while the engine is down (plain systemd restart did), and must not put
+    the runtime back."""
+    record = tmp_path / "record.json"
+    node.refuse = lambda etc: False
+    run(configure, configure_args(etc, record))
+    run(configure, configure_args(etc, record, state="absent"))
+    after_removal = etc.read_text()
+    node.refuse = lambda etc: True
+    result = run(module, absent_args(etc, record), expect=FailJson)
+    assert result["up"] is False and result["rolled_back"] == []
+    assert etc.read_text() == after_removal and not (etc.parent / "conf.d" / "99-nvidia.toml").exists()
+    msg = result["msg"]
+    assert "containerd did not come back cleanly after the nvidia runtime was removed" in msg
+    assert "Now containerd is down (ActiveState=failed, SubState=failed, Result=exit-code)" in msg
+    assert "The engine is DOWN" in msg and "fault injection" in msg
+    assert [c for c in node.calls if c[1:2] == ["restart"]].__len__() == 1   # no second restart, no rollback
+
+
+def test_absent_a_runtime_still_live_fails(node, etc, tmp_path):
+    """Another file of the engine's config still defines the runtime: the removal did not take effect."""
+    record = tmp_path / "record.json"
+    node.refuse = lambda etc: False
+    run(configure, configure_args(etc, record))       # the drop-in stays: the live config has the runtime
+    result = run(module, absent_args(etc, record), expect=FailJson)
+    assert result["up"] is True
+    assert "the live config still has runtime nvidia" in result["msg"]
+    assert "Now containerd is up" in result["msg"] and "DOWN" not in result["msg"]
+    assert (etc.parent / "conf.d" / "99-nvidia.toml").exists()      # nothing rolled back or removed
+
+
+def test_absent_check_mode_restarts_nothing(node, etc, tmp_path):
+    result = run(module, dict(absent_args(etc, tmp_path / "r.json"), _ansible_check_mode=True))
+    assert result["changed"] is True and node.calls == []
