@@ -1213,9 +1213,9 @@ def check_toolkit_version(node_result, matrix_entry, accepted=()):
         return check("toolkit_version", SKIP, "the node's module did not report the toolkit version")
     version = toolkit.get("version")
     if not version:
+        searched = ", ".join(toolkit.get("searched") or []) or "nothing to ask"
         return check("toolkit_version", SKIP, "no nvidia-container-toolkit package (%s) and no nvidia-ctk answering "
-                     "--version: version unknown (see container_runtime)" % (", ".join(toolkit.get("searched") or []) or
-                                                                           "nothing to ask"))
+                     "--version: version unknown (see container_runtime)" % searched)
     where = "%s (%s)" % (version, toolkit.get("source") or "?")
     matrix = {"components": {TOOLKIT_COMPONENT: matrix_entry}}
     try:
@@ -1317,7 +1317,8 @@ def _check_wsl_keepalive(win, host, task_name):
     task = win.get("task") or {}
     expected = win.get("expected") or {}
     distro = win.get("distro") or "the node's distribution"
-    rerun = "run playbooks/windows_host.yml (windows_host_keepalive: true), which registers it"
+    playbook = "run playbooks/windows_host.yml"
+    rerun = playbook + " (windows_host_keepalive: true), which registers it"
     if task.get("failed"):
         return check("wsl_keepalive", SKIP, "cannot read scheduled task '%s': %s" % (task_name, _first_line(task.get("msg") or "", 160)))
     if not task.get("task_exists"):
@@ -1330,7 +1331,7 @@ def _check_wsl_keepalive(win, host, task_name):
     problems, fixes = [], []
     if settings.get("enabled") is False:
         problems.append("the task is disabled")
-        fixes.append("enable it: Enable-ScheduledTask -TaskName '%s' (or %s)" % (task_name, rerun.split(" (")[0]))
+        fixes.append("enable it: Enable-ScheduledTask -TaskName '%s' (or %s)" % (task_name, playbook))
     limit = settings.get("execution_time_limit")
     seconds = _duration_seconds(limit)
     if limit and seconds != 0:
@@ -1424,8 +1425,8 @@ def windows_input(raw):
     )
 
     raw = dict(raw or {})
-    win = dict((k, raw.get(k)) for k in ("host", "unreachable", "failed", "msg", "task_name", "task", "distro", "user",
-                                          "expected"))
+    keys = ("host", "unreachable", "failed", "msg", "task_name", "task", "distro", "user", "expected")
+    win = dict((k, raw.get(k)) for k in keys)
     slurp = raw.get("slurp") or {}
     wslconfig = {"path": raw.get("wslconfig_path"), "exists": False, "error": None}
     if slurp.get("unreachable"):
