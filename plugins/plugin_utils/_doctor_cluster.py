@@ -1183,6 +1183,8 @@ def verify_report(plan, nodes, plugin_pods=None, events=None, runtime_class=None
 
 TOOLKIT_COMPONENT = "nvidia_container_toolkit"
 WINDOWS_CHECK_IDS = ("windows_host", "wsl_idle_timeout", "wsl_keepalive", "wsl_networking")
+#: Node checks made on the controller (doctor v2): toolkit_version and the Windows host layer.
+CONTROLLER_NODE_CHECK_IDS = ("toolkit_version",) + WINDOWS_CHECK_IDS
 #: WSL's own default for [wsl2] vmIdleTimeout (milliseconds).
 WSL_DEFAULT_IDLE_MS = 60000
 #: Task Scheduler's default ExecutionTimeLimit; microsoft/WSL#10708.

@@ -245,3 +245,11 @@ def test_report_layers_order_schema_and_exit_codes(smi_capture):
     del options["toolkit_matrix"]
     rep = doctor.build_report(inputs[1:2], {}, options)
     assert "toolkit_version" not in [c["id"] for c in rep["nodes"]["a2-node"]["checks"]]
+
+
+def test_every_check_id_has_a_layer():
+    ids = node_doctor.NODE_CHECK_IDS + doctor.CONTROLLER_NODE_CHECK_IDS + doctor.CLUSTER_NODE_CHECK_IDS \
+        + doctor.CLUSTER_CHECK_IDS + ("doctor_module",)
+    layers = dict((check_id, layer) for layer, members in doctor.LAYERS for check_id in members)
+    assert [i for i in ids if i not in layers] == []
+    assert [layer for layer, dummy in doctor.LAYERS][0] == "windows_host"
