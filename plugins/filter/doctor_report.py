@@ -12,12 +12,16 @@ import yaml
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.homelab.gpu_node.plugins.plugin_utils._doctor_cluster import build_report, to_plain
+from ansible_collections.homelab.gpu_node.plugins.plugin_utils._doctor_cluster import (
+    build_report,
+    to_plain,
+    windows_input,
+)
 
 _MODES = ("auto", "always", "never")
 
 
-def doctor_report(node_inputs, cluster=None, runtime_class="nvidia", mode="auto"):
+def doctor_report(node_inputs, cluster=None, runtime_class="nvidia", mode="auto", toolkit_matrix=None):
     """Build the report; see the documentation sidecar for the input shapes."""
     if not isinstance(node_inputs, Sequence) or isinstance(node_inputs, (str, bytes)):
         raise AnsibleFilterError("doctor_report: expects a list of node inputs, got %s" % type(node_inputs).__name__)
@@ -28,6 +32,13 @@ def doctor_report(node_inputs, cluster=None, runtime_class="nvidia", mode="auto"
         raise AnsibleFilterError("doctor_report: mode must be one of %s, got %s" % (", ".join(_MODES), mode))
     inputs = [item for item in to_plain(node_inputs) if isinstance(item, dict)]
     options = {"runtime_class": str(runtime_class or "nvidia"), "cluster": mode, "parse_yaml": yaml.safe_load}
+    if toolkit_matrix is not None:
+        if not isinstance(toolkit_matrix, Mapping):
+            raise AnsibleFilterError("doctor_report: toolkit_matrix must be the version matrix's toolkit entry (a dict)")
+        options["toolkit_matrix"] = to_plain(toolkit_matrix)
+    for item in inputs:
+        if isinstance(item.get("windows"), dict):
+            item["windows"] = windows_input(item["windows"])
     return build_report(inputs, to_plain(cluster or {}), options)
 
 

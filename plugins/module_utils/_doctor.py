@@ -358,7 +358,10 @@ def _check_engine_runtime(probe):
     if runtime_name not in runtimes:
         detail = "no runtime %s in %s (runtimes: %s)" % (runtime_name, where, ", ".join(sorted(runtimes)) or "none")
         started = (engine.get("service") or {}).get("started")
-        installed = probe.get("runtime_binary_mtime")
+        # when the file arrived: its inode change time (dpkg and rpm keep the package's mtimes,
+        # which are the build date, not the install date); the mtime only when no ctime was probed
+        installed = probe.get("runtime_binary_ctime")
+        installed = probe.get("runtime_binary_mtime") if installed is None else installed
         if name == "k3s" and probe.get("runtime_binary") and started is not None and installed is not None \
                 and installed > started:
             unit = (engine.get("service") or {}).get("unit") or "k3s"
@@ -507,6 +510,7 @@ def diagnose_node(probe):
             "engine": engine.get("name"),
             "runtimes": sorted(view.get("runtimes") or {}),
             "default_runtime": view.get("default") if view else None,
+            "toolkit": probe.get("toolkit"),
         },
     }
 
@@ -525,3 +529,54 @@ def engine_files(engine, view, config_path=None):
     if engine == "docker":
         return [DOCKER_CONFIG]
     return []
+
+
+# =========================================================================== doctor v2: toolkit version probe
+# The check itself (toolkit_version) runs on the controller, against the version matrix's
+# known-bad list (plugins/plugin_utils/_doctor_cluster.py); the node only says what it has.
+
+#: Packages of the NVIDIA container toolkit, the one that carries the version first.
+TOOLKIT_PACKAGES = ("nvidia-container-toolkit", "nvidia-container-toolkit-base")
+DPKG_TOOLKIT_ARGS = ["-W", "-f", "${Package}\\t${Version}\\t${db:Status-Abbrev}\\n"] + list(TOOLKIT_PACKAGES)
+RPM_TOOLKIT_ARGS = ["-q", "--qf", "%{NAME}\\t%{VERSION}-%{RELEASE}\\n"] + list(TOOLKIT_PACKAGES)
+_CTK_VERSION_RE = re.compile(r"NVIDIA Container Toolkit CLI version\s+v?(\d+\.\d+\.\d+\S*)")
+
+
+def upstream_version(package_version):
+    """'1.19.1-1' -> '1.19.1'; '1:1.17.8-1.el9' -> '1.17.8' (epoch and package release dropped)."""
+    text = str(package_version or "").strip()
+    text = text.split(":", 1)[1] if re.match(r"^\d+:", text) else text
+    match = re.match(r"^v?(\d+(?:\.\d+)+)", text)
+    return match.group(1) if match else None
+
+
+def toolkit_version(dpkg=None, rpm=None, ctk=None):
+    """The installed toolkit version from what the node answered.
+
+    ``dpkg``/``rpm``: ``(rc, stdout)`` of ``dpkg-query``/``rpm -q`` with DPKG_TOOLKIT_ARGS /
+    RPM_TOOLKIT_ARGS, or None when the tool is absent; ``ctk``: ``(rc, stdout, path)`` of
+    ``nvidia-ctk --version`` or None. Returns ``{version, package_version, source}``
+    (version None when none of them names one) plus ``searched``.
+    """
+    searched = []
+    if dpkg is not None:
+        searched.append("dpkg")
+        for line in (dpkg[1] or "").splitlines():
+            parts = line.split("\t")
+            if len(parts) >= 3 and parts[0] in TOOLKIT_PACKAGES and parts[2].startswith("ii") and upstream_version(parts[1]):
+                return {"version": upstream_version(parts[1]), "package_version": parts[1], "source": "dpkg %s" % parts[0],
+                        "searched": searched}
+    if rpm is not None:
+        searched.append("rpm")
+        for line in (rpm[1] or "").splitlines():
+            parts = line.split("\t")
+            if len(parts) == 2 and parts[0] in TOOLKIT_PACKAGES and upstream_version(parts[1]):
+                return {"version": upstream_version(parts[1]), "package_version": parts[1], "source": "rpm %s" % parts[0],
+                        "searched": searched}
+    if ctk is not None:
+        searched.append(ctk[2] if len(ctk) > 2 and ctk[2] else "nvidia-ctk")
+        match = _CTK_VERSION_RE.search(ctk[1] or "") if ctk[0] == 0 else None
+        if match:
+            return {"version": upstream_version(match.group(1)), "package_version": None,
+                    "source": "%s --version" % (ctk[2] if len(ctk) > 2 and ctk[2] else "nvidia-ctk"), "searched": searched}
+    return {"version": None, "package_version": None, "source": None, "searched": searched}

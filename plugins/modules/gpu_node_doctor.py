@@ -34,6 +34,8 @@ description:
   - "C(daemon_reload): GPU containers keep their devices across C(systemctl daemon-reload): CDI is enabled, the
     runtime uses the cgroupfs driver, or C(/dev/char) links every NVIDIA device node (else C(Failed to initialize
     NVML: Unknown Error) in running pods)."
+  - "It also reads the installed NVIDIA container toolkit's version (RV(node.toolkit)); the playbook compares it
+    with the version matrix's known-bad releases (check C(toolkit_version))."
   - "On WSL 2, C(device_nodes) also wants C(/usr/lib/wsl/lib/libnvidia-ml.so.1), and C(engine_runtime) on k3s
     says when k3s started before C(nvidia-container-runtime) was installed."
   - The playbook C(homelab.gpu_node.doctor) adds cluster checks on the controller and prints one table per node.
@@ -188,6 +190,27 @@ node:
       description: The engine's default runtime, or V(null) when unknown.
       type: str
       sample: runc
+    toolkit:
+      description:
+        - The installed NVIDIA container toolkit, read with C(dpkg-query), else C(rpm -q), else
+          C(nvidia-ctk --version) (also in C(/usr/local/nvidia/toolkit)). The playbook's C(toolkit_version) check
+          compares RV(node.toolkit.version) with the version matrix's known-bad list on the controller.
+      type: dict
+      contains:
+        version:
+          description: The upstream version (V(1.19.1)), or V(null) when no package or C(nvidia-ctk) names one.
+          type: str
+        package_version:
+          description: The package's own version (V(1.19.1-1)), or V(null).
+          type: str
+        source:
+          description: Where the version came from (V(dpkg nvidia-container-toolkit), V(rpm ...), V(<path> --version)).
+          type: str
+        searched:
+          description: What was asked.
+          type: list
+          elements: str
+      sample: {version: "1.19.1", package_version: "1.19.1-1", source: dpkg nvidia-container-toolkit, searched: [dpkg]}
 nvidia:
   description:
     - The GPU facts in the shape of C(ansible_facts.nvidia) of M(homelab.gpu_node.nvidia_smi_facts) when
@@ -212,12 +235,15 @@ from ansible_collections.homelab.gpu_node.plugins.module_utils._doctor import (
     ENGINE_UNITS,
     K3S_CONFIG,
     MICROK8S_CONFIG,
+    DPKG_TOOLKIT_ARGS,
+    RPM_TOOLKIT_ARGS,
     WSL_NVML,
     choose_engine,
     containerd_view,
     diagnose_node,
     docker_view,
     engine_files,
+    toolkit_version,
 )
 from ansible_collections.homelab.gpu_node.plugins.module_utils._errors import GpuNodeError, NvidiaSmiError
 from ansible_collections.homelab.gpu_node.plugins.module_utils._nvidia_smi import (
@@ -439,6 +465,29 @@ def probe_engine(module):
     return info
 
 
+def _ctime(path):
+    try:
+        return os.stat(path).st_ctime
+    except OSError:
+        return None
+
+
+def probe_toolkit(module):
+    """The installed NVIDIA container toolkit's version: dpkg, else rpm, else nvidia-ctk --version."""
+    answers = {}
+    for key, tool, args in (("dpkg", "dpkg-query", DPKG_TOOLKIT_ARGS), ("rpm", "rpm", RPM_TOOLKIT_ARGS)):
+        binary = module.get_bin_path(tool)
+        if binary:
+            rc, out, dummy = module.run_command([binary] + args)
+            answers[key] = (rc, out)
+    ctk = module.get_bin_path("nvidia-ctk", opt_dirs=[TOOLKIT_DIR])
+    found = toolkit_version(dpkg=answers.get("dpkg"), rpm=answers.get("rpm"))
+    if found["version"] is None and ctk:
+        rc, out, dummy = module.run_command([ctk, "--version"])
+        found = toolkit_version(dpkg=answers.get("dpkg"), rpm=answers.get("rpm"), ctk=(rc, out, ctk))
+    return found
+
+
 def gather(module):
     locale = get_best_parsable_locale(module)
     module.run_command_environ_update = dict(LANG=locale, LC_ALL=locale, LC_MESSAGES=locale, LC_CTYPE=locale)
@@ -451,6 +500,8 @@ def gather(module):
         "devices": probe_devices(wsl),
         "runtime_binary": runtime_binary,
         "runtime_binary_mtime": _mtime(runtime_binary) if runtime_binary else None,
+        "runtime_binary_ctime": _ctime(runtime_binary) if runtime_binary else None,
+        "toolkit": probe_toolkit(module),
         "runtime_searched": searched,
         "engine": probe_engine(module),
         "runtime_name": module.params["runtime_name"],

@@ -59,9 +59,10 @@ REPORT_SCHEMA_VERSION = 1
 EXIT_HEALTHY, EXIT_PROBLEMS, EXIT_NOT_CHECKED = 0, 1, 2
 #: Each check's layer of the stack, from the bottom: where to start fixing.
 LAYERS = (
+    ("windows_host", ("windows_host", "wsl_idle_timeout", "wsl_keepalive", "wsl_networking")),
     ("connection", ("doctor_module", "kube_api")),
     ("driver", ("nvidia_smi", "driver_mismatch", "device_nodes")),
-    ("toolkit", ("container_runtime",)),
+    ("toolkit", ("container_runtime", "toolkit_version")),
     ("engine", ("engine_runtime", "engine_running", "default_runtime", "daemon_reload")),
     ("node", ("k8s_node",)),
     ("runtime_class", ("runtime_class", "runtime_handler", "plugin_runtime")),
@@ -871,7 +872,10 @@ def build_report(node_inputs, objects, options):
     runtime_classes, daemonsets, pods, config_maps, events}`` as read with k8s_info
     (``available`` false: cluster checks are skipped, or failed when
     ``options['cluster'] == 'always'``). ``options``: ``runtime_class``, ``cluster``,
-    ``parse_yaml`` (callable turning YAML text into data).
+    ``parse_yaml`` (callable turning YAML text into data), ``toolkit_matrix`` (the version
+    matrix's toolkit entry: adds ``toolkit_version``). A node input may also carry
+    ``toolkit_accepted`` and ``windows`` (:func:`windows_input`'s result: adds the
+    ``windows_host`` layer), see :func:`node_v2_checks`.
     """
     objects = dict(objects or {})
     options = dict(options or {})
@@ -905,6 +909,10 @@ def build_report(node_inputs, objects, options):
             result = {}
         else:
             checks = list(result.get("checks") or [])
+        extra = {}
+        if result.get("checks") or isinstance(item.get("windows"), Mapping):
+            checks, extra = node_v2_checks(item, result, checks, options if result.get("checks") else
+                                           dict((k, v) for k, v in options.items() if k != "toolkit_matrix"))
         node_name = None
         if available:
             ctx = _NodeContext(host, dict(item, result=result), objects, options)
@@ -914,6 +922,7 @@ def build_report(node_inputs, objects, options):
         nodes[host] = {"host": host, "node": node_name, "wsl": bool((result.get("node") or {}).get("wsl")),
                        "engine": (result.get("node") or {}).get("engine"), "checks": checks, "summary": summary,
                        "ok": summary[FAIL] == 0}
+        nodes[host].update(extra)
     cluster_summary = summarise(cluster_checks)
     total = dict(cluster_summary)
     for entry in nodes.values():
@@ -925,6 +934,8 @@ def build_report(node_inputs, objects, options):
     for host in sorted(nodes):
         for item in nodes[host]["checks"]:
             if item["id"] == "doctor_module":
+                not_checked.append("%s: %s" % (host, item["detail"]))
+            if item["id"] == "windows_host" and item["status"] == FAIL:
                 not_checked.append("%s: %s" % (host, item["detail"]))
     if not_checked:
         status, exit_code = "not_checked", EXIT_NOT_CHECKED
@@ -1163,3 +1174,277 @@ def verify_report(plan, nodes, plugin_pods=None, events=None, runtime_class=None
         report.append(entry)
     all_problems = ["%s: %s" % (e["node"], p) for e in report for p in e["problems"]]
     return {"ok": all(e["ok"] for e in report), "nodes": report, "problems": all_problems}
+
+
+# =========================================================================== doctor v2: node checks made on the controller
+# toolkit_version (the version matrix is controller side) and the Windows host layer of a
+# WSL 2 node (what the doctor read on the Windows host, read only). build_report adds them
+# to each node's checks through :func:`node_v2_checks`.
+
+TOOLKIT_COMPONENT = "nvidia_container_toolkit"
+WINDOWS_CHECK_IDS = ("windows_host", "wsl_idle_timeout", "wsl_keepalive", "wsl_networking")
+#: Node checks made on the controller (doctor v2): toolkit_version and the Windows host layer.
+CONTROLLER_NODE_CHECK_IDS = ("toolkit_version",) + WINDOWS_CHECK_IDS
+#: WSL's own default for [wsl2] vmIdleTimeout (milliseconds).
+WSL_DEFAULT_IDLE_MS = 60000
+#: Task Scheduler's default ExecutionTimeLimit; microsoft/WSL#10708.
+TASK_DEFAULT_LIMIT = "PT72H"
+_WSL_ISSUES = {
+    "idle": "microsoft/WSL#11239",
+    "limit": "microsoft/WSL#10708",
+    "boot": "microsoft/WSL#9231",
+    "mirrored_inbound": "microsoft/WSL#10597",
+    "mirrored_vxlan": "microsoft/WSL#10842",
+}
+
+
+def check_toolkit_version(node_result, matrix_entry, accepted=()):
+    """``toolkit_version``: the node's toolkit against the version matrix's known-bad list.
+
+    ``node_result``: the gpu_node_doctor result (its ``node.toolkit``); ``matrix_entry``: the
+    matrix's ``nvidia_container_toolkit`` entry (lookup version_matrix field=entry), the one
+    source of the list; ``accepted``: the node's ``gpu_runtime_toolkit_accept_known_bad``.
+    """
+    from ansible_collections.homelab.gpu_node.plugins.plugin_utils import _versions
+
+    toolkit = (node_result.get("node") or {}).get("toolkit")
+    if not matrix_entry:
+        return check("toolkit_version", SKIP, "no version matrix given to the doctor (toolkit_matrix)")
+    pinned = str(matrix_entry.get("version"))
+    if not isinstance(toolkit, Mapping):
+        return check("toolkit_version", SKIP, "the node's module did not report the toolkit version")
+    version = toolkit.get("version")
+    if not version:
+        searched = ", ".join(toolkit.get("searched") or []) or "nothing to ask"
+        return check("toolkit_version", SKIP, "no nvidia-container-toolkit package (%s) and no nvidia-ctk answering "
+                     "--version: version unknown (see container_runtime)" % searched)
+    where = "%s (%s)" % (version, toolkit.get("source") or "?")
+    matrix = {"components": {TOOLKIT_COMPONENT: matrix_entry}}
+    try:
+        bad = _versions.known_bad(TOOLKIT_COMPONENT, version, matrix)
+    except _versions.VersionMatrixError as exc:
+        return check("toolkit_version", SKIP, "cannot compare %s: %s" % (where, exc))
+    accepted = [str(a) for a in accepted or []]
+    refused = [b for b in bad if str(b["id"]) not in accepted]
+    if not refused:
+        note = "" if not bad else "; on the known-bad list (%s) but accepted with gpu_runtime_toolkit_accept_known_bad" \
+            % ", ".join(str(b["id"]) for b in bad)
+        same = "the version matrix's pin" if _versions.version_key(version) == _versions.version_key(pinned) \
+            else "not on the known-bad list; the version matrix pins %s" % pinned
+        return check("toolkit_version", PASS, "nvidia-container-toolkit %s: %s%s" % (where, same, note))
+    parts = []
+    for item in refused:
+        release = ("releases before %s" % item["below"]) if "below" in item else "release %s" % ", ".join(
+            str(v) for v in item["versions"])
+        parts.append("%s (%s): %s" % (item["id"], release, " ".join(str(item["why"]).split())))
+    return check("toolkit_version", FAIL, "nvidia-container-toolkit %s is on the known-bad list: %s"
+                 % (where, "; ".join(parts)),
+                 "install the pinned %s: gpu_runtime_toolkit_version: %s (playbooks/gpu_node.yml), or by hand "
+                 "'apt-get install nvidia-container-toolkit=%s-1 nvidia-container-toolkit-base=%s-1' (dnf: "
+                 "nvidia-container-toolkit-%s), then restart the container engine; see %s"
+                 % (pinned, pinned, pinned, pinned, pinned, ", ".join(str(b["url"]) for b in refused)))
+
+
+def _duration_seconds(text):
+    """Seconds of an ISO 8601 duration such as PT72H or P3D (Task Scheduler's format), or None."""
+    match = re.match(r"^P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?$", str(text or "").strip().upper())
+    if not match or str(text).strip().upper() in ("P", "PT"):
+        return None
+    days, hours, minutes, seconds = (int(x or 0) for x in match.groups())
+    return ((days * 24 + hours) * 60 + minutes) * 60 + seconds
+
+
+def _windows_skip(detail):
+    return [check(check_id, SKIP, detail) for check_id in WINDOWS_CHECK_IDS[1:]]
+
+
+def windows_host_checks(win):
+    """The ``windows_host`` layer of a WSL 2 node from what the doctor read on its Windows host.
+
+    ``win``: ``{host, unreachable, failed, msg, wslconfig: {path, exists, text, error},
+    settings (effective .wslconfig values, see _wslconfig.effective_settings) or None,
+    task_name, task (win_scheduled_task_stat result), distro, user, expected: {networking_mode,
+    keepalive_at_boot}}``. Returns ``(checks, facts)``; facts go into the report's node entry.
+    """
+    host = win.get("host") or "?"
+    if win.get("unreachable") or win.get("failed"):
+        word = "unreachable" if win.get("unreachable") else "could not be read"
+        return [check("windows_host", FAIL, "Windows host %s %s: %s" % (host, word, _first_line(win.get("msg") or "", 200)),
+                      "check the WinRM connection: ansible -m ansible.windows.win_ping %s" % host)] \
+            + _windows_skip("Windows host %s not read (see windows_host)" % host), {"host": host, "read": False}
+    wslconfig = win.get("wslconfig") or {}
+    path = wslconfig.get("path") or "%USERPROFILE%\\.wslconfig"
+    task_name = win.get("task_name") or "?"
+    checks = [check("windows_host", PASS, "read %s and scheduled task '%s' on %s (read only)" % (path, task_name, host))]
+    settings = win.get("settings")
+    facts = {"host": host, "read": True, "wslconfig": path, "networking_mode": None, "vm_idle_timeout": None,
+             "keepalive_task": task_name}
+    if wslconfig.get("error"):
+        checks.append(check("wsl_idle_timeout", FAIL, "%s: %s" % (path, _first_line(wslconfig["error"], 200)),
+                            "fix or recreate %s (playbooks/windows_host.yml merges its keys)" % path))
+        checks.append(check("wsl_networking", SKIP, "%s unreadable (see wsl_idle_timeout)" % path))
+        settings = None
+    else:
+        settings = settings or {}
+        checks.append(_check_wsl_idle_timeout(path, bool(wslconfig.get("exists")), settings, facts))
+    checks.append(_check_wsl_keepalive(win, host, task_name))
+    if settings is not None:
+        checks.append(_check_wsl_networking(win, path, settings, facts))
+    order = dict((check_id, index) for index, check_id in enumerate(WINDOWS_CHECK_IDS))
+    return sorted(checks, key=lambda item: order[item["id"]]), facts
+
+
+def _check_wsl_idle_timeout(path, exists, settings, facts):
+    raw = settings.get("vmIdleTimeout")
+    facts["vm_idle_timeout"] = raw
+    fix = ("set vmIdleTimeout=-1 under [wsl2] in %s (playbooks/windows_host.yml does: windows_host_wsl_vm_idle_timeout: "
+           "-1), then run 'wsl --shutdown' so WSL reads it; see %s" % (path, _WSL_ISSUES["idle"]))
+    if raw is None:
+        why = "%s does not exist" % path if not exists else "%s sets no [wsl2] vmIdleTimeout" % path
+        return check("wsl_idle_timeout", FAIL, "%s: WSL's default (%d ms) shuts the VM, and the k3s node in it, down "
+                     "when no process runs in it" % (why, WSL_DEFAULT_IDLE_MS), fix)
+    try:
+        value = int(raw, 0)
+    except ValueError:
+        return check("wsl_idle_timeout", FAIL, "%s: vmIdleTimeout=%s is not a number: WSL ignores it and uses %d ms"
+                     % (path, raw, WSL_DEFAULT_IDLE_MS), fix)
+    if value < 0:
+        return check("wsl_idle_timeout", PASS, "%s: vmIdleTimeout=%s, the VM is never stopped for being idle" % (path, raw))
+    return check("wsl_idle_timeout", FAIL, "%s: vmIdleTimeout=%s: WSL shuts the VM, and the k3s node in it, down %s "
+                 "after its last process ends" % (path, raw, "%d s" % (value // 1000) if value >= 1000 else "%d ms" % value),
+                 fix)
+
+
+def _check_wsl_keepalive(win, host, task_name):
+    task = win.get("task") or {}
+    expected = win.get("expected") or {}
+    distro = win.get("distro") or "the node's distribution"
+    playbook = "run playbooks/windows_host.yml"
+    rerun = playbook + " (windows_host_keepalive: true), which registers it"
+    if task.get("failed"):
+        return check("wsl_keepalive", SKIP, "cannot read scheduled task '%s': %s" % (task_name, _first_line(task.get("msg") or "", 160)))
+    if not task.get("task_exists"):
+        return check("wsl_keepalive", FAIL, "no scheduled task '%s' on %s: nothing starts %s after a reboot or keeps it "
+                     "running, so the node stays NotReady until someone opens WSL" % (task_name, host, distro), rerun)
+    settings = task.get("settings") or {}
+    principal = task.get("principal") or {}
+    triggers = [str(t.get("type") or "") for t in task.get("triggers") or [] if isinstance(t, Mapping)
+                and t.get("enabled", True) is not False]
+    problems, fixes = [], []
+    if settings.get("enabled") is False:
+        problems.append("the task is disabled")
+        fixes.append("enable it: Enable-ScheduledTask -TaskName '%s' (or %s)" % (task_name, playbook))
+    limit = settings.get("execution_time_limit")
+    seconds = _duration_seconds(limit)
+    if limit and seconds != 0:
+        problems.append("ExecutionTimeLimit %s: Task Scheduler ends the keep-alive after %s and the WSL VM shuts down "
+                        "(%s)" % (limit, "%d h" % (seconds // 3600) if seconds else "that time", _WSL_ISSUES["limit"]))
+        fixes.append("set the task's ExecutionTimeLimit to PT0S (no limit; playbooks/windows_host.yml does)")
+    logon = str(principal.get("logon_type") or "")
+    at_boot = "TASK_TRIGGER_BOOT" in triggers and logon not in ("TASK_LOGON_INTERACTIVE_TOKEN", "TASK_LOGON_GROUP")
+    if expected.get("keepalive_at_boot") and not at_boot:
+        problems.append("not started at boot without a logged-on user (triggers %s, logon %s; %s)"
+                        % (", ".join(triggers) or "none", logon or "?", _WSL_ISSUES["boot"]))
+        fixes.append("rerun playbooks/windows_host.yml with windows_host_keepalive_at_boot: true (boot trigger, S4U logon)")
+    when = "from boot (%s)" % logon if at_boot else "at logon of %s" % (principal.get("user_id") or win.get("user") or "the user")
+    if problems:
+        return check("wsl_keepalive", FAIL, "scheduled task '%s': %s" % (task_name, "; ".join(problems)), "; ".join(fixes))
+    state = (task.get("state") or {}).get("status")
+    return check("wsl_keepalive", PASS, "scheduled task '%s' enabled, no time limit, starts %s%s%s"
+                 % (task_name, when, ", %s" % state if state else "",
+                    "" if at_boot else " (not at boot: windows_host_keepalive_at_boot)"))
+
+
+def _check_wsl_networking(win, path, settings, facts):
+    raw = settings.get("networkingMode")
+    mode = (raw or "nat").lower()
+    facts["networking_mode"] = mode
+    expected = ((win.get("expected") or {}).get("networking_mode") or "").lower()
+    switch = settings.get("vmSwitch")
+    setting = "networkingMode=%s" % raw if raw else "no networkingMode (WSL's default, nat)"
+    if expected and expected != mode:
+        return check("wsl_networking", FAIL, "%s: %s, but windows_host_networking_mode is %s for this host"
+                     % (path, setting, expected),
+                     "run playbooks/windows_host.yml to write networkingMode=%s, then 'wsl --shutdown'" % expected)
+    if mode in ("nat", "virtioproxy"):
+        return check("wsl_networking", FAIL, "%s: %s: the node sits behind Windows' NAT on an address that changes at "
+                     "every VM start; the server and the other nodes cannot reach its kubelet or pod network" % (path, setting),
+                     "use bridged networking (networkingMode=bridged and vmSwitch=<external Hyper-V switch>; "
+                     "windows_host_networking_mode: bridged) or mirrored (Hyper-V firewall rules, no flannel VXLAN), "
+                     "then 'wsl --shutdown'")
+    if mode == "none":
+        return check("wsl_networking", FAIL, "%s: networkingMode=none: the VM has no network" % path,
+                     "set networkingMode=bridged (or mirrored) under [wsl2], then 'wsl --shutdown'")
+    if mode == "bridged":
+        if not switch:
+            return check("wsl_networking", FAIL, "%s: networkingMode=bridged without vmSwitch: WSL cannot start the VM's "
+                         "network" % path, "add vmSwitch=<external Hyper-V switch> under [wsl2] (windows_host_vswitch_name)")
+        return check("wsl_networking", PASS, "%s: bridged on Hyper-V switch %s: the node has its own LAN address"
+                     % (path, switch))
+    if mode == "mirrored":
+        return check("wsl_networking", PASS, "%s: mirrored: the node shares the desktop's addresses; inbound traffic "
+                     "needs Hyper-V firewall rules (%s) and kernel-created tunnels such as flannel VXLAN do not pass (%s)"
+                     % (path, _WSL_ISSUES["mirrored_inbound"], _WSL_ISSUES["mirrored_vxlan"]))
+    return check("wsl_networking", FAIL, "%s: networkingMode=%s is not a mode WSL knows" % (path, raw),
+                 "set networkingMode=bridged (or mirrored) under [wsl2]")
+
+
+def node_v2_checks(item, result, checks, options):
+    """Add toolkit_version (after container_runtime) and, for a WSL node, the windows_host layer
+    (first) to ``checks``; returns ``(checks, extra entry fields)``."""
+    extra = {}
+    out = list(checks)
+    if "toolkit_matrix" in options:
+        row = check_toolkit_version(result, options.get("toolkit_matrix"), item.get("toolkit_accepted") or ())
+        ids = [c["id"] for c in out]
+        at = ids.index("container_runtime") + 1 if "container_runtime" in ids else len(out)
+        out.insert(at, row)
+    wsl = bool((result.get("node") or {}).get("wsl"))
+    win = item.get("windows")
+    if isinstance(win, Mapping):
+        rows, facts = windows_host_checks(win)
+        out = rows + out
+        extra["windows"] = facts
+    elif wsl:
+        out.insert(0, check("windows_host", SKIP, "the Windows host was not read: set wsl_windows_host for this node to "
+                            "its Windows host's inventory name (and reach it over WinRM)"))
+    return out, extra
+
+
+def windows_input(raw):
+    """What the doctor role read on a Windows host -> the ``win`` dict of :func:`windows_host_checks`.
+
+    ``raw``: ``{host, unreachable, failed, msg, wslconfig_path, slurp (ansible.windows.slurp's
+    result), task_name, task (community.windows.win_scheduled_task_stat's result), distro, user,
+    expected}``.
+    """
+    import base64
+
+    from ansible_collections.homelab.gpu_node.plugins.plugin_utils._wslconfig import (
+        WslConfigError,
+        decode_wslconfig,
+        effective_settings,
+    )
+
+    raw = dict(raw or {})
+    keys = ("host", "unreachable", "failed", "msg", "task_name", "task", "distro", "user", "expected")
+    win = dict((k, raw.get(k)) for k in keys)
+    slurp = raw.get("slurp") or {}
+    wslconfig = {"path": raw.get("wslconfig_path"), "exists": False, "error": None}
+    if slurp.get("unreachable"):
+        win.update(unreachable=True, msg=slurp.get("msg"))
+    elif slurp.get("failed"):
+        msg = str(slurp.get("msg") or "")
+        if not re.search(r"not found|no such file|does not exist|cannot find", msg, re.IGNORECASE):
+            wslconfig["error"] = "cannot read it: %s" % msg
+    else:
+        try:
+            text, dummy = decode_wslconfig(base64.b64decode(slurp.get("content") or ""))
+            wslconfig["exists"] = True
+            win["settings"] = effective_settings(text)
+        except (WslConfigError, ValueError, TypeError) as exc:
+            wslconfig["error"] = str(exc)
+    if (raw.get("task") or {}).get("unreachable"):
+        win.update(unreachable=True, msg=raw["task"].get("msg"))
+    win["wslconfig"] = wslconfig
+    return win

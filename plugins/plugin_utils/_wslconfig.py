@@ -404,3 +404,29 @@ def merge_wslconfig(text, wsl2=None, experimental=None, remove=None):
         "warnings": warnings,
         "settings": settings,
     }
+
+
+# --- reading (the doctor) -------------------------------------------------------
+
+
+def effective_settings(text):
+    """The values WSL would use for the keys this collection owns, read only.
+
+    ``{key: value or None}`` for OWNED_WSL2_KEYS (``networkingMode`` also from its old name
+    ``[experimental] networkingMode``; the later one in the file wins), as strings without
+    quotes or inline comments; None when the key is absent. Raises WslConfigError when the
+    text cannot be parsed. Unlike :func:`merge_wslconfig` it judges nothing.
+    """
+    if not HAS_CONFIGUPDATER:
+        raise WslConfigError(MISSING_CONFIGUPDATER_MSG)
+    normalized = [body.lstrip() for body, _end in split_lines(text or "")]
+    updater = ConfigUpdater(strict=False, delimiters=("=",), space_around_delimiters=False)
+    try:
+        updater.read_string("".join(line + "\n" for line in normalized))
+    except Exception as exc:  # configupdater raises configparser-style errors
+        raise WslConfigError("cannot read the .wslconfig: %s" % exc) from exc
+    settings = {}
+    for key in OWNED_WSL2_KEYS:
+        raw = _effective(updater, "wsl2", key)
+        settings[key] = None if raw is None else _plain(split_inline_comment(raw)[0])
+    return settings

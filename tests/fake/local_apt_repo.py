@@ -37,8 +37,9 @@ Stand-in packages (dpkg-deb; every file says STAND-IN):
 The signing key is generated at build time in a temporary GNUPGHOME (never reused).
 Needs gpg and dpkg-deb on the machine that builds (the controller).
 
-usage: local_apt_repo.py OUT --kernel KERNEL [--distro debian12] [--toolkit VERSION]
-(VERSION defaults to the toolkit pin of meta/version_matrix.yml)
+usage: local_apt_repo.py OUT --kernel KERNEL [--distro debian12] [--toolkit VERSION] [--extra-toolkit VERSION]...
+(VERSION defaults to the toolkit pin of meta/version_matrix.yml; --extra-toolkit adds more releases,
+e.g. a known-bad one for molecule doctor_v2_wsl_k3s_windows)
 """
 
 from __future__ import annotations
@@ -242,7 +243,7 @@ def driver_files():
     }
 
 
-def build(out, kernel, distro, toolkit):
+def build(out, kernel, distro, toolkit, extra_toolkits=()):
     if os.path.exists(out):
         shutil.rmtree(out)
     gnupghome = tempfile.mkdtemp()
@@ -267,7 +268,7 @@ def build(out, kernel, distro, toolkit):
         tk = os.path.join(top, "stable", "deb", "amd64")
         os.makedirs(tk)
         debs = []
-        for version in (toolkit, newer(toolkit)):
+        for version in [toolkit, newer(toolkit)] + [v for v in extra_toolkits if v not in (toolkit, newer(toolkit))]:
             full = version + "-1"
             debs += [
                 build_deb(tk, "libnvidia-container1", full, "libnvidia-container"),
@@ -292,8 +293,10 @@ def main():
     parser.add_argument("--kernel", required=True)
     parser.add_argument("--distro", default="debian12")
     parser.add_argument("--toolkit", default=None, help="default: the pin of meta/version_matrix.yml")
+    parser.add_argument("--extra-toolkit", action="append", default=[], metavar="VERSION",
+                        help="also a toolkit release at VERSION (e.g. a known-bad one for the doctor's lab test)")
     args = parser.parse_args()
-    fpr = build(args.out, args.kernel, args.distro, args.toolkit or pinned_toolkit())
+    fpr = build(args.out, args.kernel, args.distro, args.toolkit or pinned_toolkit(), args.extra_toolkit)
     print("built %s (signed by %s)" % (args.out, fpr))
 
 

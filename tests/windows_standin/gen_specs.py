@@ -36,6 +36,7 @@ MODULES = {
     "ansible.windows.slurp": "ansible/windows/plugins/modules/slurp.yml",
     "community.windows.win_firewall_rule": "community/windows/plugins/modules/win_firewall_rule.py",
     "community.windows.win_scheduled_task": "community/windows/plugins/modules/win_scheduled_task.py",
+    "community.windows.win_scheduled_task_stat": "community/windows/plugins/modules/win_scheduled_task_stat.py",
 }
 _TYPES = {"path": "str", "sid": "str", "string": "str", "boolean": "bool", "integer": "int", "dictionary": "dict"}
 

@@ -40,7 +40,8 @@ NVIDIA_DROPIN = """
 SYSTEMCTL_CONTAINERD = ("Id=containerd.service\nLoadState=loaded\nActiveState=active\nSubState=running\n"
                         "ExecMainStartTimestampMonotonic=%d\nActiveEnterTimestampMonotonic=0\n")
 READ_ONLY_COMMANDS = {("nvidia-smi", "-q"), ("nvidia-smi", "--query-gpu=pci.bus_id,compute_cap"),
-                      ("containerd", "config"), ("containerd", "--config"), ("systemctl", "show"), ("docker", "info")}
+                      ("containerd", "config"), ("containerd", "--config"), ("systemctl", "show"), ("docker", "info"),
+                      ("dpkg-query", "-W"), ("rpm", "-q"), ("nvidia-ctk", "--version")}
 
 
 def fixture_text(name):
@@ -140,7 +141,8 @@ def test_healthy_containerd_node(node):
     assert set(statuses(result).values()) == {"pass"}, result["checks"]
     assert result["ok"] is True and result["summary"] == {"pass": 8, "fail": 0, "skip": 0}
     assert result["node"] == {"hostname": "gpu-node-1", "wsl": False, "engine": "containerd",
-                              "runtimes": ["nvidia", "runc"], "default_runtime": "runc"}
+                              "runtimes": ["nvidia", "runc"], "default_runtime": "runc",
+                              "toolkit": {"version": None, "package_version": None, "source": None, "searched": []}}
     assert result["nvidia"]["gpus"][0]["name"] == "NVIDIA GeForce RTX 3060 Laptop GPU"
     assert by_id(result, "engine_runtime")["detail"] == ("runtime nvidia -> /usr/bin/nvidia-container-runtime "
                                                          "(containerd via containerd config dump)")
@@ -269,3 +271,25 @@ def test_node_side_ships_no_cluster_code():
     module ships the node checks, nvidia-smi parsing, service state and the runtime config paths only."""
     shipped = _module_utils_closure(gpu_node_doctor.__file__)
     assert shipped == {"_doctor", "_errors", "_nvidia_smi", "_runtime_config", "_service_state"}
+
+
+# --------------------------------------------------------------------------- doctor v2: the toolkit version
+
+
+def test_toolkit_version_from_dpkg_then_nvidia_ctk(node):
+    """dpkg-query first (the package's version), nvidia-ctk --version when no package is installed
+    (the GPU operator's toolkit in /usr/local/nvidia/toolkit); both read only."""
+    node.bins["dpkg-query"] = "/usr/bin/dpkg-query"
+    dpkg_args = ("dpkg-query", "-W", "-f", "${Package}\\t${Version}\\t${db:Status-Abbrev}\\n",
+                 "nvidia-container-toolkit", "nvidia-container-toolkit-base")
+    node.replies[dpkg_args] = (0, "nvidia-container-toolkit\t1.19.1-1\tii \nnvidia-container-toolkit-base\t1.19.1-1\tii \n", "")
+    result = run()
+    assert result["node"]["toolkit"] == {"version": "1.19.1", "package_version": "1.19.1-1",
+                                         "source": "dpkg nvidia-container-toolkit", "searched": ["dpkg"]}
+    node.replies[dpkg_args] = (1, "", "dpkg-query: no packages found matching nvidia-container-toolkit\n")
+    node.bins["nvidia-ctk"] = "/usr/local/nvidia/toolkit/nvidia-ctk"
+    node.replies[("nvidia-ctk", "--version")] = (0, "NVIDIA Container Toolkit CLI version 1.18.0\ncommit: abc\n", "")
+    result = run()
+    assert result["node"]["toolkit"]["version"] == "1.18.0"
+    assert result["node"]["toolkit"]["source"] == "/usr/local/nvidia/toolkit/nvidia-ctk --version"
+    assert_read_only(node)

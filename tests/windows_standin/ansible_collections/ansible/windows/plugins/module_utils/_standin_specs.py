@@ -652,6 +652,18 @@ SPECS = json.loads(r"""
    }
   },
   "version_added": ""
+ },
+ "community.windows.win_scheduled_task_stat": {
+  "options": {
+   "name": {
+    "type": "str"
+   },
+   "path": {
+    "default": "\\",
+    "type": "str"
+   }
+  },
+  "version_added": ""
  }
 }
 """)
