@@ -2,7 +2,7 @@
 # Copyright (c) 2026, homelab.gpu_node contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Filters lifecycle_gpu_pods, lifecycle_drain_blockers (give the GPU back, upgrade) and lifecycle_packages_record,
+"""Filters lifecycle_gpu_pods, lifecycle_drain_blockers (give the GPU back, upgrade) and
 lifecycle_packages_to_remove (uninstall): run on the controller."""
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ from ansible_collections.homelab.gpu_node.plugins.plugin_utils._lifecycle import
     blocker_lines,
     drain_blockers,
     gpu_pods,
-    packages_record,
     packages_to_remove,
 )
 
@@ -36,14 +35,6 @@ def lifecycle_drain_blockers(pods, node, pdbs):
     return {"blockers": blockers, "lines": blocker_lines(str(node), blockers)}
 
 
-def lifecycle_packages_record(wanted, before, after, record=None):
-    """The record of the packages a role installed (see the documentation sidecar)."""
-    try:
-        return packages_record([str(name) for name in wanted or []], before, after, record)
-    except (LifecycleError, TypeError) as exc:
-        raise AnsibleFilterError("lifecycle_packages_record: %s" % exc)
-
-
 def lifecycle_packages_to_remove(record, installed):
     """The recorded packages that are installed now."""
     try:
@@ -57,5 +48,4 @@ class FilterModule:
 
     def filters(self):
         return {"lifecycle_gpu_pods": lifecycle_gpu_pods, "lifecycle_drain_blockers": lifecycle_drain_blockers,
-                "lifecycle_packages_record": lifecycle_packages_record,
                 "lifecycle_packages_to_remove": lifecycle_packages_to_remove}

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from ansible_collections.homelab.gpu_node.plugins.module_utils._package_record import PackageRecordError, recorded
 from ansible_collections.homelab.gpu_node.plugins.plugin_utils._doctor_cluster import gpu_requests
 
 _FINISHED = ("Succeeded", "Failed")
@@ -155,25 +156,10 @@ def _installed_names(package_facts):
 
 
 def _recorded(record):
-    if record in (None, "", {}):
-        return []
-    if not isinstance(record, Mapping) or not isinstance(record.get("packages", []), list):
-        raise LifecycleError("the package record is not {\"packages\": [...]}: %r" % (record,))
-    return [str(name) for name in record.get("packages", [])]
-
-
-def packages_record(wanted, before, after, record=None):
-    """The record of the packages a role installed: ``{"packages": [...]}``, sorted.
-
-    ``wanted``: the package names the role installs; ``before`` / ``after``: ``ansible_facts.packages`` read just
-    before and just after its install; ``record``: the record of earlier runs. A wanted package that was not
-    installed before and is after was installed by the role; packages of earlier records stay recorded. A package
-    the user had before the role's first run is never recorded, so an uninstall never removes it.
-    """
-    had, has = _installed_names(before), _installed_names(after)
-    mine = set(_recorded(record))
-    mine.update(name for name in wanted if name not in had and name in has)
-    return {"packages": sorted(mine)}
+    try:
+        return recorded(record)
+    except PackageRecordError as exc:
+        raise LifecycleError(str(exc))
 
 
 def packages_to_remove(record, installed):

@@ -10,7 +10,6 @@ from ansible_collections.homelab.gpu_node.plugins.plugin_utils._lifecycle import
     drain_blockers,
     gpu_pods,
     gpu_request,
-    packages_record,
     packages_to_remove,
 )
 
@@ -129,27 +128,6 @@ def facts(*names):
     return {name: [{"name": name, "version": "1.17.8-1"}] for name in names}
 
 
-def test_packages_record_names_only_what_the_install_added():
-    """The user had libnvidia-container1 before: it is not the role's, ever."""
-    before = facts("containerd", "libnvidia-container1")
-    after = facts("containerd", *TOOLKIT)
-    assert packages_record(TOOLKIT, before, after) == {
-        "packages": ["libnvidia-container-tools", "nvidia-container-toolkit", "nvidia-container-toolkit-base"]}
-
-
-def test_packages_record_keeps_earlier_runs_and_is_stable():
-    first = packages_record(TOOLKIT, facts(), facts(*TOOLKIT))
-    assert first == {"packages": sorted(TOOLKIT)}
-    # the second run finds them installed "before": the record of the first run keeps them
-    assert packages_record(TOOLKIT, facts(*TOOLKIT), facts(*TOOLKIT), first) == first
-
-
-def test_packages_record_a_failed_install_records_nothing():
-    assert packages_record(TOOLKIT, facts(), facts("nvidia-container-toolkit-base")) == {
-        "packages": ["nvidia-container-toolkit-base"]}
-    assert packages_record(TOOLKIT, facts(), facts(), None) == {"packages": []}
-
-
 def test_packages_to_remove_only_recorded_and_installed():
     record = {"packages": ["libnvidia-container-tools", "nvidia-container-toolkit"]}
     installed = facts("libnvidia-container1", "nvidia-container-toolkit", "nvidia-container-toolkit-base")
@@ -167,4 +145,4 @@ def test_packages_bad_record(record):
 
 def test_packages_bad_facts():
     with pytest.raises(LifecycleError):
-        packages_record(TOOLKIT, ["nvidia-container-toolkit"], facts())
+        packages_to_remove({"packages": TOOLKIT}, ["nvidia-container-toolkit"])
