@@ -37,7 +37,7 @@ options:
     type: list
     elements: str
   path:
-    description: The record (JSON, C({"packages": [...]})).
+    description: 'The record (JSON, C({"packages": [...]})).'
     type: path
     required: true
 extends_documentation_fragment:
@@ -84,7 +84,7 @@ installed:
   type: list
   elements: str
 record:
-  description: The record after this call (with O(phase=before), the record as found, or C({"packages": []})).
+  description: 'The record after this call (with O(phase=before), the record as found, or C({"packages": []})).'
   returned: always
   type: dict
   sample: {"packages": ["libnvidia-container-tools", "nvidia-container-toolkit"]}
