@@ -39,7 +39,33 @@ NVIDIA_DROPIN = """
 """
 SYSTEMCTL_CONTAINERD = ("Id=containerd.service\nLoadState=loaded\nActiveState=active\nSubState=running\n"
                         "ExecMainStartTimestampMonotonic=%d\nActiveEnterTimestampMonotonic=0\n")
-READ_ONLY_COMMANDS = {("nvidia-smi", "-q"), ("nvidia-smi", "--query-gpu=pci.bus_id,compute_cap"),
+# /proc/net/fib_trie and /proc/net/if_inet6 of a host with eth0 192.168.10.35/24 (Linux 6.1, trimmed)
+FIB_TRIE = """Main:
+  +-- 0.0.0.0/0 3 0 5
+     |-- 0.0.0.0
+        /0 universe UNICAST
+     +-- 127.0.0.0/8 2 0 2
+        +-- 127.0.0.0/31 1 0 0
+           |-- 127.0.0.0
+              /8 host LOCAL
+           |-- 127.0.0.1
+              /32 host LOCAL
+     +-- 192.168.10.0/24 2 0 2
+        |-- 192.168.10.0
+           /24 link UNICAST
+        |-- 192.168.10.35
+           /32 host LOCAL
+        |-- 192.168.10.255
+           /32 link BROADCAST
+Local:
+  +-- 0.0.0.0/0 3 0 5
+     |-- 192.168.10.35
+        /32 host LOCAL
+"""
+IF_INET6 = ("00000000000000000000000000000001 01 80 10 80       lo\n"
+            "fd000000000000000000000000000023 02 40 00 00     eth0\n"
+            "fe80000000000000021122fffe334455 02 40 20 80     eth0\n")
+READ_ONLY_COMMANDS = {("wslinfo", "--networking-mode"), ("nvidia-smi", "-q"), ("nvidia-smi", "--query-gpu=pci.bus_id,compute_cap"),
                       ("containerd", "config"), ("containerd", "--config"), ("systemctl", "show"), ("docker", "info")}
 
 
@@ -66,6 +92,9 @@ class FakeNode:
         self.mtimes = {"/etc/containerd/config.toml": 100.0, "/etc/containerd/conf.d/99-nvidia.toml": 100.0}
         self.replies = {}
         self.calls = []
+        # files the network probe reads (/proc/net, k3s's config): path -> text
+        self.files = {"/proc/net/fib_trie": FIB_TRIE, "/proc/net/if_inet6": IF_INET6}
+        self.dropins = []
 
     def run_command(self, args, **kwargs):
         assert isinstance(args, list), args
@@ -109,6 +138,8 @@ def node(monkeypatch, smi_capture):
     monkeypatch.setattr(gpu_node_doctor, "_hostname", lambda: "gpu-node-1")
     monkeypatch.setattr(gpu_node_doctor, "probe_devices", lambda wsl=False: fake.devices)
     monkeypatch.setattr(gpu_node_doctor, "_mtime", fake.mtimes.get)
+    monkeypatch.setattr(gpu_node_doctor, "_read_if_file", lambda path, errors: fake.files.get(path))
+    monkeypatch.setattr(gpu_node_doctor, "_list_dropins", lambda directory: list(fake.dropins))
     return fake
 
 
@@ -140,7 +171,10 @@ def test_healthy_containerd_node(node):
     assert set(statuses(result).values()) == {"pass"}, result["checks"]
     assert result["ok"] is True and result["summary"] == {"pass": 8, "fail": 0, "skip": 0}
     assert result["node"] == {"hostname": "gpu-node-1", "wsl": False, "engine": "containerd",
-                              "runtimes": ["nvidia", "runc"], "default_runtime": "runc"}
+                              "runtimes": ["nvidia", "runc"], "default_runtime": "runc",
+                              "network": {"addresses": ["192.168.10.35", "fd00::23"], "node_ip": [],
+                                          "node_ip_source": None, "wsl_mode": None, "wsl_mode_source": None,
+                                          "errors": []}}
     assert result["nvidia"]["gpus"][0]["name"] == "NVIDIA GeForce RTX 3060 Laptop GPU"
     assert by_id(result, "engine_runtime")["detail"] == ("runtime nvidia -> /usr/bin/nvidia-container-runtime "
                                                          "(containerd via containerd config dump)")
