@@ -588,7 +588,7 @@ def k3s_config_node_ips(text):
 def k3s_unit_node_ips(text):
     """``--node-ip`` values of a systemd unit's ExecStart (k3s's install script quotes each argument)."""
     values = []
-    for match in re.finditer(r"""['"]?--node-ip(?:['"]?\s+|=)['"]?([0-9A-Fa-f.:,]+)""", text or ""):
+    for match in re.finditer(r"""['"]?--node-ip(?:['"]?(?:\s|\\)+|=)['"]?([0-9A-Fa-f.:,]+)""", text or ""):
         values.extend(_split_ips(match.group(1)))
     return values
 

@@ -1427,7 +1427,7 @@ def _check_plugin_restart(ctx):
     ctx.stale_config = _pod_name(pod)
     why = ("config-manager switches the config only when node label %s changes" % label_key
            if plugin.get("config_manager") else "%s has no config-manager" % _plugin_ref(plugin))
-    return check("plugin_restart", FAIL, "%s changed %s (%s), after container %s of %s started (%s): the plugin "
+    return check("plugin_restart", FAIL, "%s changed %s (%s), after container %s of %s started %s: the plugin "
                  "still runs the config it read at start (%s)"
                  % (ref, _time_text(changed), "by %s" % manager if manager != "creation" else "created",
                     plugin["container"], _pod_name(pod), _time_text(started), why),
@@ -1524,7 +1524,8 @@ def _check_node_ip(ctx):
     if configured and sorted(configured) != sorted(registered):
         return check("node_ip", FAIL, "node-ip %s in %s, but node %s registered as %s: k3s was not restarted after "
                      "node-ip changed" % (", ".join(configured), source, ctx.name, registered_text),
-                     "systemctl restart k3s-agent (k3s on a server node)")
+                     "restart k3s so it registers node-ip %s: systemctl restart k3s-agent (k3s on a server)"
+                     % ", ".join(configured))
     pinned = "node-ip pinned in %s" % source if configured else \
         "node-ip not pinned: k3s picked it (a WSL NAT address changes at every start)"
     return check("node_ip", PASS, "node %s registered as %s, an address of the node; %s" % (ctx.name, registered_text,

@@ -303,3 +303,44 @@ def test_node_side_ships_no_cluster_code():
     module ships the node checks, nvidia-smi parsing, service state and the runtime config paths only."""
     shipped = _module_utils_closure(gpu_node_doctor.__file__)
     assert shipped == {"_doctor", "_errors", "_nvidia_smi", "_runtime_config", "_service_state"}
+
+
+def test_network_probe_on_a_wsl_k3s_node(node, smi_capture):
+    """wslinfo answers the networking mode; node-ip comes from config.yaml, a drop-in and the unit (flag wins)."""
+    node.bins.pop("nvidia-smi")
+    node.executables.add(WSL_SMI)
+    node.dirs.add("/usr/lib/wsl")
+    node.devices = {"char": ["dxg"], "other": []}
+    node.replies[("nvidia-smi", "-q", "-x")] = (0, smi_capture("netdata/rtx-4090-driver-535.xml"), "")
+    node.bins["wslinfo"] = "/usr/bin/wslinfo"
+    node.replies[("wslinfo", "--networking-mode")] = (0, "mirrored\n", "")
+    node.files["/etc/rancher/k3s/config.yaml"] = ('server: https://192.168.10.2:6443\ntoken-file: /etc/rancher/k3s/t\n'
+                                                  'node-ip: "192.168.10.35"\n')
+    node.dropins = ["/etc/rancher/k3s/config.yaml.d/50-v6.yaml"]
+    node.files["/etc/rancher/k3s/config.yaml.d/50-v6.yaml"] = "node-ip+: [fd00::23]\n"
+    network = run()["node"]["network"]
+    assert network == {"addresses": ["192.168.10.35", "fd00::23"], "node_ip": ["192.168.10.35", "fd00::23"],
+                       "node_ip_source": "/etc/rancher/k3s/config.yaml.d/50-v6.yaml", "wsl_mode": "mirrored",
+                       "wsl_mode_source": "wslinfo --networking-mode", "errors": []}
+    assert ["/usr/bin/wslinfo", "--networking-mode"] in node.calls
+    assert_read_only(node)
+    # an old WSL without wslinfo: mirrored mode still shows by its loopback0 interface
+    node.bins.pop("wslinfo")
+    node.paths.add("/sys/class/net/loopback0")
+    network = run()["node"]["network"]
+    assert (network["wsl_mode"], network["wsl_mode_source"]) == ("mirrored", "interface loopback0 (made by mirrored mode)")
+
+
+def test_network_probe_on_bare_metal_runs_no_wslinfo(node):
+    node.bins["wslinfo"] = "/usr/bin/wslinfo"
+    result = run()
+    assert result["node"]["network"]["wsl_mode"] is None
+    assert not [c for c in node.calls if c[0].endswith("wslinfo")]
+
+
+def test_read_if_file_reports_unreadable_files(tmp_path):
+    errors = []
+    assert gpu_node_doctor._read_if_file(str(tmp_path / "missing"), errors) is None and errors == []
+    (tmp_path / "config.yaml").write_bytes(b"node-ip: \xff\n")
+    assert gpu_node_doctor._read_if_file(str(tmp_path / "config.yaml"), errors) is None
+    assert errors and errors[0].startswith(str(tmp_path / "config.yaml"))
