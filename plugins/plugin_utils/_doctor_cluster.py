@@ -701,6 +701,11 @@ def _check_plugin_config(ctx):
         if how == "label":
             fix = ("kubectl label node %s %s=<one of: %s> --overwrite, or add key %s to the ConfigMap"
                    % (ctx.name, label_key, keys, label))
+        elif how == "default":
+            fix = ("the default config name %s (DEFAULT_CONFIG; Helm config.default, GPU operator devicePlugin.config."
+                   "default) is not a key: add key %s to the ConfigMap or set the default to one of: %s; or label the "
+                   "node: kubectl label node %s %s=<key>" % (plugin.get("default_config"), plugin.get("default_config"),
+                                                             keys, ctx.name, label_key))
         else:
             fix = "label the node: kubectl label node %s %s=<one of: %s>, or add a 'default' key" % (ctx.name, label_key, keys)
         return check("plugin_config", FAIL, "config-manager: '%s' (%s keys: %s)" % (error, ref, keys), fix)
@@ -733,7 +738,8 @@ def _plugin_config_verdict(ctx, plugin, ref, key, how, config):
                      "fix the key names (the plugin silently ignores unknown keys, e.g. a typo in timeSlicing)")
     ctx.selected = (key, config)
     sharing = result["sharing_strategy"]
-    return check("plugin_config", PASS, "%s key %s (%s) is valid: sharing %s" % (ref, key, how, sharing))
+    return check("plugin_config", PASS, "%s key %s (%s) is valid: sharing %s%s"
+                 % (ref, key, how, sharing, _unlabelled_note(ctx, plugin, how, config, ref)))
 
 
 def _nvidia_resources(node, field):
@@ -1530,3 +1536,24 @@ def _check_node_ip(ctx):
         "node-ip not pinned: k3s picked it (a WSL NAT address changes at every start)"
     return check("node_ip", PASS, "node %s registered as %s, an address of the node; %s" % (ctx.name, registered_text,
                                                                                             pinned))
+
+
+def _unlabelled_note(ctx, plugin, how, config, ref):
+    """For a node that got its config without a label: the keys that would share the GPU (the usual
+    "time-slicing does not raise capacity": the label was forgotten)."""
+    if how.startswith("label") or (config or {}).get("sharing") or not plugin.get("config_manager"):
+        return ""
+    cm = ctx.config_maps.get((plugin["namespace"], plugin["config_map"])) or {}
+    sharing_keys = []
+    for key, text in sorted((cm.get("data") or {}).items()):
+        try:
+            parsed = ctx.parse_yaml(text) if str(text).strip() else {}
+        except Exception:  # plugin_config reports the key this node uses; others are only hints
+            continue
+        if isinstance(parsed, Mapping) and parsed.get("sharing"):
+            sharing_keys.append(key)
+    if not sharing_keys:
+        return ""
+    return ("; node %s has no label %s, so keys that share the GPU (%s) are not used: label it to use one"
+            % (ctx.name, plugin.get("node_label") or CONFIG_LABEL, ", ".join(sharing_keys)))
+

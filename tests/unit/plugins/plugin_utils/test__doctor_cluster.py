@@ -835,3 +835,33 @@ def test_parse_time_and_config_map_changed():
                                        managed("b", "2026-01-10T09:00:00Z", {"f:binaryData": {}}),
                                        managed("c", "2026-01-10T10:00:00Z", {"f:metadata": {}})]
     assert doctor.config_map_changed(cm)[1] == "b"
+
+
+def test_plugin_config_default_name_missing_and_unlabelled_node(smi_capture):
+    """The default config name (DEFAULT_CONFIG / Helm config.default) and a node without the label."""
+    inputs, objects = world(smi_capture)
+    ds = plugin_ds()
+    for container in ds["spec"]["template"]["spec"]["initContainers"] + ds["spec"]["template"]["spec"]["containers"]:
+        for env in container.get("env") or []:
+            if env["name"] == "DEFAULT_CONFIG":
+                env["value"] = "time-sliced"
+    objects["daemonsets"] = [ds]
+    objects["nodes"][0]["metadata"]["labels"].pop(doctor.CONFIG_LABEL)
+    rep = report(inputs, objects)
+    item = by_id(rep["nodes"]["gpu-a"]["checks"], "plugin_config")
+    assert item["status"] == "fail"
+    assert item["detail"] == ("config-manager: 'specified config time-sliced does not exist (DEFAULT_CONFIG)' (ConfigMap "
+                              "nvidia-device-plugin/nvidia-device-plugin-configs keys: default, rtx-4090)")
+    assert item["fix"].startswith("the default config name time-sliced (DEFAULT_CONFIG; Helm config.default, GPU "
+                                  "operator devicePlugin.config.default) is not a key: add key time-sliced")
+    # no default: fallback 'named' picks key default (no sharing); capacity stays at the GPU count
+    objects["daemonsets"] = [plugin_ds()]
+    objects["nodes"][0]["status"]["allocatable"]["nvidia.com/gpu"] = "1"
+    objects["nodes"][0]["status"]["capacity"]["nvidia.com/gpu"] = "1"
+    rep = report(inputs, objects)
+    item = by_id(rep["nodes"]["gpu-a"]["checks"], "plugin_config")
+    assert item["status"] == "pass"
+    assert item["detail"].endswith("key default (fallback named) is valid: sharing none; node gpu-a has no label "
+                                   "nvidia.com/device-plugin.config, so keys that share the GPU (rtx-4090) are not used: "
+                                   "label it to use one")
+    assert by_id(rep["nodes"]["gpu-a"]["checks"], "capacity")["status"] == "pass"
