@@ -1291,7 +1291,7 @@ def _check_gfd_dcgm_runtime(ctx):
             continue
         ref = "%s DaemonSet %s/%s" % (ds["what"], ds["namespace"], ds["name"])
         status, detail, fix = nvml_runtime_verdict(
-            ctx, ref, ds["runtime_class"], pods="%s pod %s" % (ds["what"], _pod_name(pods[0])),
+            ctx, ref, ds["runtime_class"], pods="%s pods (%s)" % (ds["what"], _pod_name(pods[0])),
             consequence="pod %s cannot load NVML (%s)" % (_pod_name(pods[0]), "no GPU labels" if "discovery" in
                                                            ds["what"] else "no GPU metrics"),
             helm="Helm: runtimeClassName=%s; GPU operator: it sets the RuntimeClass itself")

@@ -621,7 +621,7 @@ def test_gfd_and_dcgm_without_runtime_class_on_a_runc_node(smi_capture):
 
 
 @pytest.mark.parametrize("runtime_class, default, status, words", [
-    ("nvidia", "runc", "pass", "DCGM exporter pod gpu-operator/dcgm-y2 use RuntimeClass nvidia (handler nvidia)"),
+    ("nvidia", "runc", "pass", "DCGM exporter pods (gpu-operator/dcgm-y2) use RuntimeClass nvidia (handler nvidia)"),
     ("nvidia-cdi", "runc", "fail", "uses runtimeClassName nvidia-cdi, which does not exist"),
     (None, "nvidia", "pass", "no runtimeClassName, but the node's default runtime is nvidia"),
     (None, None, "skip", "sets no runtimeClassName and the node's default runtime is unknown"),
