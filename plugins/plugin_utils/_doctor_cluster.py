@@ -1292,8 +1292,8 @@ def _check_gfd_dcgm_runtime(ctx):
         ref = "%s DaemonSet %s/%s" % (ds["what"], ds["namespace"], ds["name"])
         status, detail, fix = nvml_runtime_verdict(
             ctx, ref, ds["runtime_class"], pods="%s pods (%s)" % (ds["what"], _pod_name(pods[0])),
-            consequence="pod %s cannot load NVML (%s)" % (_pod_name(pods[0]), "no GPU labels" if "discovery" in
-                                                           ds["what"] else "no GPU metrics"),
+            consequence="pod %s cannot load NVML (%s)" % (
+                _pod_name(pods[0]), "no GPU labels" if "discovery" in ds["what"] else "no GPU metrics"),
             helm="Helm: runtimeClassName=%s; GPU operator: it sets the RuntimeClass itself")
         rows.append((status, detail, fix))
     if not rows:
@@ -1315,8 +1315,8 @@ def _check_plugin_config_file(ctx, plugin, label_key, label):
     if label:
         ctx.selected = None
         return check("plugin_config", FAIL, "node label %s=%s is set but %s has no config-manager: the label is "
-                     "ignored, every node gets %s key %s (%s)" % (label_key, label, _plugin_ref(plugin), ref,
-                                                                    key or "?", how),
+                     "ignored, every node gets %s key %s (%s)"
+                     % (label_key, label, _plugin_ref(plugin), ref, key or "?", how),
                      "deploy the plugin with config-manager (gpu_cluster_device_plugin_configs; Helm config.map and "
                      "config.default) or put the config for this node in key %s" % (key or "?"))
     cm = ctx.config_maps.get((plugin["namespace"], plugin["config_file_map"]))
@@ -1482,8 +1482,8 @@ def _check_wsl_networking(ctx):
         return check("wsl_networking", PASS, "%s, %s; the only node: no pod traffic between nodes" % (seen, flannel))
     if mode == "mirrored" and backend in KERNEL_SOCKET_BACKENDS:
         return check("wsl_networking", FAIL, "%s with %s: mirrored mode does not carry sockets the kernel creates "
-                     "(%s), so pods on %s cannot reach pods on the %s" % (seen, flannel, WSL_KERNEL_SOCKET_ISSUE,
-                                                                         ctx.name, _plural(len(others), "other node")),
+                     "(%s), so pods on %s cannot reach pods on the %s"
+                     % (seen, flannel, WSL_KERNEL_SOCKET_ISSUE, ctx.name, _plural(len(others), "other node")),
                      "%s; switching flannel to wireguard-native does not help (WireGuard is a kernel socket too)"
                      % _bridged_fix())
     if mode in ("nat", "virtioproxy", "none"):
@@ -1500,8 +1500,8 @@ def _check_node_ip(ctx):
         return check("node_ip", SKIP, "not a Kubernetes node")
     registered_text = _annotations(ctx.node).get(K3S_INTERNAL_IP_ANNOTATION)
     if not registered_text:
-        return check("node_ip", SKIP, "node %s has no %s annotation: not a k3s node" % (ctx.name,
-                                                                                      K3S_INTERNAL_IP_ANNOTATION))
+        return check("node_ip", SKIP, "node %s has no %s annotation: not a k3s node"
+                     % (ctx.name, K3S_INTERNAL_IP_ANNOTATION))
     network = ctx.node_info.get("network")
     if not network:
         return check("node_ip", SKIP, "the node's addresses are unknown (the module predates this check)")
@@ -1556,4 +1556,3 @@ def _unlabelled_note(ctx, plugin, how, config, ref):
         return ""
     return ("; node %s has no label %s, so keys that share the GPU (%s) are not used: label it to use one"
             % (ctx.name, plugin.get("node_label") or CONFIG_LABEL, ", ".join(sharing_keys)))
-
