@@ -511,6 +511,7 @@ def diagnose_node(probe):
             "runtimes": sorted(view.get("runtimes") or {}),
             "default_runtime": view.get("default") if view else None,
             "toolkit": probe.get("toolkit"),
+            "network": network_facts(probe.get("network")),
         },
     }
 
@@ -580,3 +581,150 @@ def toolkit_version(dpkg=None, rpm=None, ctk=None):
             return {"version": upstream_version(match.group(1)), "package_version": None,
                     "source": "%s --version" % (ctk[2] if len(ctk) > 2 and ctk[2] else "nvidia-ctk"), "searched": searched}
     return {"version": None, "package_version": None, "source": None, "searched": searched}
+# =========================================================================== node network (WSL mode, node IP)
+# Probes only: the cluster checks wsl_networking and node_ip (plugin_utils/_doctor_cluster.py)
+# combine them with the Node object. Nothing here reads a secret: of k3s's config.yaml only
+# the node-ip values are kept.
+
+#: k3s's configuration: the file, then its drop-ins in lexical order (k3s docs, "Configuration File").
+K3S_USER_CONFIG = "/etc/rancher/k3s/config.yaml"
+K3S_USER_CONFIG_DIR = K3S_USER_CONFIG + ".d"
+#: systemd units whose ExecStart may carry --node-ip (k3s's install script writes the flags there).
+K3S_UNIT_FILES = ("/etc/systemd/system/k3s.service", "/etc/systemd/system/k3s-agent.service")
+#: WSL's own tool (WSL >= 2.0): 'wslinfo --networking-mode' prints nat, mirrored, bridged, none or virtioproxy.
+WSLINFO_ARGS = ["--networking-mode"]
+WSL_NETWORKING_MODES = ("nat", "mirrored", "bridged", "virtioproxy", "none")
+
+_NODE_IP_KEY = re.compile(r"^(node-ip)(\+?)\s*:\s*(.*?)\s*$")
+
+
+def _yaml_scalar(text):
+    text = text.split(" #", 1)[0].strip()
+    if len(text) >= 2 and text[0] == text[-1] and text[0] in "\"'":
+        text = text[1:-1]
+    return text.strip()
+
+
+def _split_ips(value):
+    return [part.strip() for part in str(value).split(",") if part.strip()]
+
+
+def k3s_config_node_ips(text):
+    """``(values, append)`` of the top-level ``node-ip`` (or ``node-ip+``) key of a k3s config.yaml text.
+
+    Handles the forms k3s's YAML accepts for a string slice: ``node-ip: 10.0.0.5``, a quoted or
+    comma separated value, a flow list ``[a, b]`` and a block list. ``([], False)`` without the key.
+    """
+    lines = (text or "").splitlines()
+    for index, line in enumerate(lines):
+        match = _NODE_IP_KEY.match(line)
+        if not match:
+            continue
+        append = match.group(2) == "+"
+        rest = match.group(3).split(" #", 1)[0].strip() if not match.group(3).startswith(("'", '"')) else match.group(3)
+        if rest.startswith("[") and rest.endswith("]"):
+            return [ip for item in rest[1:-1].split(",") for ip in _split_ips(_yaml_scalar(item))], append
+        if rest:
+            return _split_ips(_yaml_scalar(rest)), append
+        values = []
+        for more in lines[index + 1:]:
+            stripped = more.strip()
+            if not stripped or stripped.startswith("#"):
+                continue
+            if not stripped.startswith("- "):
+                break
+            values.extend(_split_ips(_yaml_scalar(stripped[2:])))
+        return values, append
+    return [], False
+
+
+def k3s_unit_node_ips(text):
+    """``--node-ip`` values of a systemd unit's ExecStart (k3s's install script quotes each argument)."""
+    values = []
+    for match in re.finditer(r"""['"]?--node-ip(?:['"]?(?:\s|\\)+|=)['"]?([0-9A-Fa-f.:,]+)""", text or ""):
+        values.extend(_split_ips(match.group(1)))
+    return values
+
+
+def configured_node_ips(config_texts, unit_texts=()):
+    """``(node_ips, source)``: what k3s advertises as node IP by configuration.
+
+    ``config_texts``: ``[(path, text)]`` of config.yaml then its drop-ins in lexical order (a later
+    file replaces the key, ``node-ip+`` appends); ``unit_texts``: ``[(path, text)]`` of the units,
+    whose command-line flag wins over the files. ``([], None)`` when nothing pins it.
+    """
+    values, source = [], None
+    for path, text in config_texts:
+        found, append = k3s_config_node_ips(text)
+        if found:
+            values = (values + found) if append else found
+            source = path
+    for path, text in unit_texts:
+        found = k3s_unit_node_ips(text)
+        if found:
+            values, source = found, "%s (ExecStart --node-ip)" % path
+    return values, source
+
+
+def fib_trie_addresses(text):
+    """The host's own IPv4 addresses from ``/proc/net/fib_trie`` (``/32 host LOCAL`` entries), without loopback."""
+    found, last = [], None
+    for line in (text or "").splitlines():
+        match = re.match(r"^\s*[|+]--\s+(\d+\.\d+\.\d+\.\d+)\s*$", line)
+        if match:
+            last = match.group(1)
+            continue
+        if "/32 host LOCAL" in line and last and not last.startswith("127.") and last not in found:
+            found.append(last)
+    return found
+
+
+def if_inet6_addresses(text):
+    """Global IPv6 addresses from ``/proc/net/if_inet6`` (scope 00), without loopback."""
+    found = []
+    for line in (text or "").splitlines():
+        parts = line.split()
+        if len(parts) < 6 or parts[3] != "00" or parts[5] == "lo" or len(parts[0]) != 32:
+            continue
+        groups = [parts[0][i:i + 4].lstrip("0") or "0" for i in range(0, 32, 4)]
+        address = ":".join(groups)
+        # compress the longest run of zero groups as ip(8) prints it
+        best, start = (0, 0), None
+        for i, group in enumerate(groups + ["x"]):
+            if group == "0" and start is None:
+                start = i
+            elif group != "0" and start is not None:
+                if i - start > best[1] - best[0] and i - start > 1:
+                    best = (start, i)
+                start = None
+        if best != (0, 0):
+            address = ":".join(groups[:best[0]]) + "::" + ":".join(groups[best[1]:])
+        if address not in found:
+            found.append(address)
+    return found
+
+
+def wsl_networking_mode(rc, stdout):
+    """WSL's networking mode from ``wslinfo --networking-mode`` (rc, stdout), or None."""
+    if rc != 0:
+        return None
+    word = _first_line(stdout or "").strip().lower()
+    return word if word in WSL_NETWORKING_MODES else None
+
+
+def network_facts(network):
+    """The node's ``network`` entry of the module's result, from its probes (None when not probed).
+
+    ``network`` keys: ``addresses`` (list), ``wsl_mode`` / ``wsl_mode_source``, ``node_ip`` /
+    ``node_ip_source`` (what k3s is configured to advertise), ``errors`` (probes that could not read).
+    """
+    if not network:
+        return None
+    return {
+        "addresses": list(network.get("addresses") or []),
+        "wsl_mode": network.get("wsl_mode"),
+        "wsl_mode_source": network.get("wsl_mode_source"),
+        "node_ip": list(network.get("node_ip") or []),
+        "node_ip_source": network.get("node_ip_source"),
+        "errors": list(network.get("errors") or []),
+    }

@@ -211,6 +211,16 @@ node:
           type: list
           elements: str
       sample: {version: "1.19.1", package_version: "1.19.1-1", source: dpkg nvidia-container-toolkit, searched: [dpkg]}
+    network:
+      description:
+        - What the cluster checks C(wsl_networking) and C(node_ip) compare with the Node object. C(addresses) are
+          the node's own addresses (C(/proc/net/fib_trie), C(/proc/net/if_inet6)); C(node_ip) and
+          C(node_ip_source) what k3s is configured to advertise (C(node-ip) of C(/etc/rancher/k3s/config.yaml),
+          its C(config.yaml.d) drop-ins, or C(--node-ip) in the k3s unit); C(wsl_mode) WSL's networking mode
+          (C(wslinfo --networking-mode)) on WSL 2, else V(null).
+      type: dict
+      sample: {addresses: [192.168.10.35], node_ip: [192.168.10.35], node_ip_source: /etc/rancher/k3s/config.yaml,
+               wsl_mode: mirrored, wsl_mode_source: wslinfo --networking-mode, errors: []}
 nvidia:
   description:
     - The GPU facts in the shape of C(ansible_facts.nvidia) of M(homelab.gpu_node.nvidia_smi_facts) when
@@ -239,8 +249,16 @@ from ansible_collections.homelab.gpu_node.plugins.module_utils._doctor import (
     RPM_TOOLKIT_ARGS,
     WSL_NVML,
     choose_engine,
+    K3S_UNIT_FILES,
+    K3S_USER_CONFIG,
+    K3S_USER_CONFIG_DIR,
+    WSLINFO_ARGS,
+    configured_node_ips,
     containerd_view,
     diagnose_node,
+    fib_trie_addresses,
+    if_inet6_addresses,
+    wsl_networking_mode,
     docker_view,
     engine_files,
     toolkit_version,
@@ -486,6 +504,40 @@ def probe_toolkit(module):
         rc, out, dummy = module.run_command([ctk, "--version"])
         found = toolkit_version(dpkg=answers.get("dpkg"), rpm=answers.get("rpm"), ctk=(rc, out, ctk))
     return found
+def _read_if_file(path, errors):
+    if not os.path.isfile(path):
+        return None
+    try:
+        return _read(path)
+    except (OSError, UnicodeDecodeError) as exc:
+        errors.append("%s: %s" % (path, exc))
+        return None
+
+
+def _list_dropins(directory):
+    return sorted(glob.glob(os.path.join(directory, "*.yaml")))
+
+
+def probe_network(module, wsl):
+    """The node's addresses, k3s's configured node-ip, and on WSL the networking mode (read only)."""
+    errors = []
+    addresses = fib_trie_addresses(_read_if_file("/proc/net/fib_trie", errors) or "")
+    addresses += if_inet6_addresses(_read_if_file("/proc/net/if_inet6", errors) or "")
+    configs = [K3S_USER_CONFIG] + _list_dropins(K3S_USER_CONFIG_DIR)
+    config_texts = [(p, t) for p, t in ((p, _read_if_file(p, errors)) for p in configs) if t is not None]
+    unit_texts = [(p, t) for p, t in ((p, _read_if_file(p, errors)) for p in K3S_UNIT_FILES) if t is not None]
+    node_ip, node_ip_source = configured_node_ips(config_texts, unit_texts)
+    out = {"addresses": addresses, "node_ip": node_ip, "node_ip_source": node_ip_source, "errors": errors,
+           "wsl_mode": None, "wsl_mode_source": None}
+    if wsl:
+        wslinfo = module.get_bin_path("wslinfo")
+        if wslinfo:
+            rc, stdout, dummy = module.run_command([wslinfo] + WSLINFO_ARGS)
+            out["wsl_mode"] = wsl_networking_mode(rc, stdout)
+            out["wsl_mode_source"] = "wslinfo --networking-mode" if out["wsl_mode"] else None
+        if out["wsl_mode"] is None and _exists("/sys/class/net/loopback0"):
+            out["wsl_mode"], out["wsl_mode_source"] = "mirrored", "interface loopback0 (made by mirrored mode)"
+    return out
 
 
 def gather(module):
@@ -506,6 +558,7 @@ def gather(module):
         "engine": probe_engine(module),
         "runtime_name": module.params["runtime_name"],
         "require_default_runtime": module.params["require_default_runtime"],
+        "network": probe_network(module, wsl),
     }
     return diagnose_node(probe)
 

@@ -23,6 +23,7 @@ ConfigMap key (``select_config``).
 
 from __future__ import annotations
 
+import datetime
 import posixpath
 import re
 import textwrap
@@ -47,8 +48,10 @@ from ansible_collections.homelab.gpu_node.plugins.module_utils._doctor import (
 )
 from ansible_collections.homelab.gpu_node.plugins.module_utils._errors import DevicePluginConfigError
 
-CLUSTER_NODE_CHECK_IDS = ("k8s_node", "plugin_pod", "plugin_tolerations", "plugin_runtime", "runtime_handler",
-                          "plugin_config", "capacity", "gpu_pods_runtime")
+# in report order; wsl_networking, node_ip, gfd_dcgm_runtime and plugin_restart: see the end of this file
+CLUSTER_NODE_CHECK_IDS = ("k8s_node", "wsl_networking", "node_ip", "plugin_pod", "plugin_tolerations", "plugin_runtime",
+                          "runtime_handler", "gfd_dcgm_runtime", "plugin_config", "plugin_restart", "capacity",
+                          "gpu_pods_runtime")
 CLUSTER_CHECK_IDS = ("kube_api", "runtime_class", "device_plugin", "pending_gpu_pods")
 
 #: The report file's schema (docs/doctor-report.schema.json); the version grows only with
@@ -59,14 +62,14 @@ REPORT_SCHEMA_VERSION = 1
 EXIT_HEALTHY, EXIT_PROBLEMS, EXIT_NOT_CHECKED = 0, 1, 2
 #: Each check's layer of the stack, from the bottom: where to start fixing.
 LAYERS = (
-    ("windows_host", ("windows_host", "wsl_idle_timeout", "wsl_keepalive", "wsl_networking")),
+    ("windows_host", ("windows_host", "wsl_idle_timeout", "wsl_keepalive", "wslconfig_networking")),
     ("connection", ("doctor_module", "kube_api")),
     ("driver", ("nvidia_smi", "driver_mismatch", "device_nodes")),
     ("toolkit", ("container_runtime", "toolkit_version")),
     ("engine", ("engine_runtime", "engine_running", "default_runtime", "daemon_reload")),
-    ("node", ("k8s_node",)),
-    ("runtime_class", ("runtime_class", "runtime_handler", "plugin_runtime")),
-    ("device_plugin", ("device_plugin", "plugin_pod", "plugin_tolerations", "plugin_config")),
+    ("node", ("k8s_node", "wsl_networking", "node_ip")),
+    ("runtime_class", ("runtime_class", "runtime_handler", "plugin_runtime", "gfd_dcgm_runtime")),
+    ("device_plugin", ("device_plugin", "plugin_pod", "plugin_tolerations", "plugin_config", "plugin_restart")),
     ("allocatable", ("capacity",)),
     ("pods", ("gpu_pods_runtime", "pending_gpu_pods")),
 )
@@ -192,6 +195,8 @@ def find_device_plugins(daemonsets):
                 if isinstance(volume, dict) and volume.get("name") in mounts and isinstance(volume.get("configMap"), dict):
                     config_map = volume["configMap"].get("name") or ""
         plugin_env = _env(container)
+        config_file = plugin_env.get("CONFIG_FILE") or _arg_value(container, "--config-file") or ""
+        file_map, file_key = config_map_at(spec, container, config_file) if manager is None else ("", "")
         match_labels = _get(ds, "spec", "selector", "matchLabels", default={}) or {}
         status = ds.get("status") or {}
         found.append({
@@ -212,6 +217,9 @@ def find_device_plugins(daemonsets):
             "default_config": manager_env.get("DEFAULT_CONFIG", ""),
             "fallback_strategies": [s for s in manager_env.get("FALLBACK_STRATEGIES", "").split(",") if s],
             "mig_strategy": plugin_env.get("MIG_STRATEGY") or _arg_value(container, "--mig-strategy") or None,
+            "config_file": config_file,
+            "config_file_map": file_map,
+            "config_file_key": file_key,
             "desired": int(status.get("desiredNumberScheduled") or 0),
             "ready": int(status.get("numberReady") or 0),
         })
@@ -223,8 +231,9 @@ def plugin_reads(plugins):
     namespace's warning events about pods, as ``kubernetes.core.k8s_info`` parameters."""
     out = []
     for plugin in plugins or []:
-        if plugin.get("config_map"):
-            out.append({"kind": "ConfigMap", "namespace": plugin["namespace"], "name": plugin["config_map"]})
+        if plugin.get("config_map") or plugin.get("config_file_map"):
+            out.append({"kind": "ConfigMap", "namespace": plugin["namespace"],
+                        "name": plugin.get("config_map") or plugin["config_file_map"]})
         out.append({"kind": "Event", "namespace": plugin["namespace"],
                     "field_selectors": ["involvedObject.kind=Pod", "type=Warning"]})
     return out
@@ -516,6 +525,8 @@ class _NodeContext(object):
         self.config_maps = dict(((_meta(c, "namespace"), _meta(c, "name")), c) for c in objects.get("config_maps") or [])
         self.parse_yaml = options.get("parse_yaml")
         self.selected = None  # (key, config dict) once plugin_config ran
+        self.objects = objects
+        self.stale_config = None  # plugin_restart's finding: the pod that runs an old config
 
     def plugin_pod(self):
         if not self.plugin:
@@ -613,28 +624,37 @@ def _check_plugin_tolerations(ctx):
     return check("plugin_tolerations", PASS, "%s tolerated by the device plugin" % ", ".join(_taint_text(t) for t in taints))
 
 
+def nvml_runtime_verdict(ctx, ref, rc_name, pods="plugin pods", consequence="the plugin cannot load NVML and "
+                         "registers no GPU", helm="Helm: --set runtimeClassName=%s"):
+    """``(status, detail, fix)``: do the pods of ``ref`` (a DaemonSet that loads NVML) get the NVIDIA runtime here?
+
+    ``rc_name`` is the DaemonSet's runtimeClassName ("" for none). Without one, the pods run
+    under the node's default runtime, which must be the RuntimeClass's handler or ``nvidia``;
+    with one, the RuntimeClass must exist (whether the node has its handler is runtime_handler).
+    Used by plugin_runtime (the device plugin) and gfd_dcgm_runtime (GFD, DCGM exporter).
+    """
+    if rc_name:
+        runtime_class = ctx.runtime_classes.get(rc_name)
+        if runtime_class is None:
+            return (FAIL, "%s uses runtimeClassName %s, which does not exist: its pods are rejected" % (ref, rc_name),
+                    "create RuntimeClass %s (see runtime_class)" % rc_name)
+        return PASS, "%s use RuntimeClass %s (handler %s)" % (pods, rc_name, runtime_class.get("handler")), ""
+    default = ctx.node_info.get("default_runtime")
+    handler = (ctx.runtime_class or {}).get("handler") or ctx.rc_name
+    if default is None:
+        return SKIP, "%s sets no runtimeClassName and the node's default runtime is unknown" % ref, ""
+    if default in (handler, RUNTIME_NAME):
+        return PASS, "no runtimeClassName, but the node's default runtime is %s" % default, ""
+    return (FAIL, "%s sets no runtimeClassName and the node's default runtime is %s: %s" % (ref, default, consequence),
+            "set runtimeClassName: %s in the DaemonSet (%s), or make %s the default runtime"
+            % (ctx.rc_name, helm % ctx.rc_name, RUNTIME_NAME))
+
+
 def _check_plugin_runtime(ctx):
     plugin = ctx.plugin
     if plugin is None:
         return check("plugin_runtime", SKIP, "no device plugin DaemonSet")
-    if ctx.plugin_rc_name:
-        if ctx.runtime_class is None:
-            return check("plugin_runtime", FAIL, "%s uses runtimeClassName %s, which does not exist: its pods are "
-                         "rejected" % (_plugin_ref(plugin), ctx.plugin_rc_name),
-                         "create RuntimeClass %s (see runtime_class)" % ctx.plugin_rc_name)
-        return check("plugin_runtime", PASS, "plugin pods use RuntimeClass %s (handler %s)"
-                     % (ctx.plugin_rc_name, ctx.runtime_class.get("handler")))
-    default = ctx.node_info.get("default_runtime")
-    handler = (ctx.runtime_class or {}).get("handler") or ctx.rc_name
-    if default is None:
-        return check("plugin_runtime", SKIP, "%s sets no runtimeClassName and the node's default runtime is unknown"
-                     % _plugin_ref(plugin))
-    if default in (handler, RUNTIME_NAME):
-        return check("plugin_runtime", PASS, "no runtimeClassName, but the node's default runtime is %s" % default)
-    return check("plugin_runtime", FAIL, "%s sets no runtimeClassName and the node's default runtime is %s: the "
-                 "plugin cannot load NVML and registers no GPU" % (_plugin_ref(plugin), default),
-                 "set runtimeClassName: %s in the DaemonSet (Helm: --set runtimeClassName=%s), or make %s the "
-                 "default runtime" % (ctx.rc_name, ctx.rc_name, RUNTIME_NAME))
+    return check("plugin_runtime", *nvml_runtime_verdict(ctx, _plugin_ref(plugin), ctx.plugin_rc_name))
 
 
 def _check_runtime_handler(ctx):
@@ -659,6 +679,8 @@ def _check_plugin_config(ctx):
         return check("plugin_config", SKIP, "no device plugin DaemonSet or no node")
     label_key = plugin.get("node_label") or CONFIG_LABEL
     label = _labels(ctx.node).get(label_key)
+    if not plugin["config_manager"] and plugin.get("config_file_map"):
+        return _check_plugin_config_file(ctx, plugin, label_key, label)
     if not plugin["config_manager"] or not plugin["config_map"]:
         ctx.selected = ("", {})
         if label:
@@ -680,6 +702,11 @@ def _check_plugin_config(ctx):
         if how == "label":
             fix = ("kubectl label node %s %s=<one of: %s> --overwrite, or add key %s to the ConfigMap"
                    % (ctx.name, label_key, keys, label))
+        elif how == "default":
+            fix = ("the default config name %s (DEFAULT_CONFIG; Helm config.default, GPU operator devicePlugin.config."
+                   "default) is not a key: add key %s to the ConfigMap or set the default to one of: %s; or label the "
+                   "node: kubectl label node %s %s=<key>" % (plugin.get("default_config"), plugin.get("default_config"),
+                                                             keys, ctx.name, label_key))
         else:
             fix = "label the node: kubectl label node %s %s=<one of: %s>, or add a 'default' key" % (ctx.name, label_key, keys)
         return check("plugin_config", FAIL, "config-manager: '%s' (%s keys: %s)" % (error, ref, keys), fix)
@@ -692,6 +719,11 @@ def _check_plugin_config(ctx):
     except Exception as exc:  # the YAML parser's own message is what helps
         return check("plugin_config", FAIL, "%s key %s is not valid YAML: %s" % (ref, key, _first_line(str(exc), 160)),
                      "fix the YAML of key %s" % key)
+    return _plugin_config_verdict(ctx, plugin, ref, key, how, config)
+
+
+def _plugin_config_verdict(ctx, plugin, ref, key, how, config):
+    """plugin_config's row for a parsed config (key ``key`` of ``ref``, chosen by ``how``)."""
     if config is None:
         config = {}
     gpus = (ctx.nvidia or {}).get("gpus") if ctx.nvidia else None
@@ -707,7 +739,8 @@ def _check_plugin_config(ctx):
                      "fix the key names (the plugin silently ignores unknown keys, e.g. a typo in timeSlicing)")
     ctx.selected = (key, config)
     sharing = result["sharing_strategy"]
-    return check("plugin_config", PASS, "%s key %s (%s) is valid: sharing %s" % (ref, key, how, sharing))
+    return check("plugin_config", PASS, "%s key %s (%s) is valid: sharing %s%s"
+                 % (ref, key, how, sharing, _unlabelled_note(ctx, plugin, how, config, ref)))
 
 
 def _nvidia_resources(node, field):
@@ -752,10 +785,11 @@ def _check_capacity(ctx):
                      % (_resources_text(capacity), _resources_text(allocatable)),
                      "look for Xid errors: dmesg | grep -i xid, and the plugin log (kubectl -n %s logs <plugin pod>)" % ns)
     if allocatable == plain and planned != plain:
-        return check("capacity", FAIL, "node %s, i.e. no sharing: the plugin runs without its config; %s"
-                     % (advertised, base),
-                     "%s (config changes need a plugin restart unless the config-manager sidecar runs)" % restart)
-    return check("capacity", FAIL, "node %s; %s" % (advertised, base),
+        return check("capacity", FAIL, "node %s, i.e. no sharing: the plugin runs without its config; %s%s"
+                     % (advertised, base, _stale_note(ctx)),
+                     "%s (the plugin reads its config only when it starts; config-manager switches it only when the "
+                     "node label changes: see plugin_restart)" % restart)
+    return check("capacity", FAIL, "node %s; %s%s" % (advertised, base, _stale_note(ctx)),
                  "%s so it rereads its config; if it persists compare the GPU count (nvidia_smi) and MIG strategy" % restart)
 
 
@@ -790,8 +824,10 @@ def _check_gpu_pods_runtime(ctx):
 
 
 def _node_cluster_checks(ctx):
-    checks = [_check_k8s_node(ctx), _check_plugin_pod(ctx), _check_plugin_tolerations(ctx), _check_plugin_runtime(ctx),
-              _check_runtime_handler(ctx), _check_plugin_config(ctx), _check_capacity(ctx), _check_gpu_pods_runtime(ctx)]
+    checks = [_check_k8s_node(ctx), _check_wsl_networking(ctx), _check_node_ip(ctx), _check_plugin_pod(ctx),
+              _check_plugin_tolerations(ctx), _check_plugin_runtime(ctx), _check_runtime_handler(ctx),
+              _check_gfd_dcgm_runtime(ctx), _check_plugin_config(ctx), _check_plugin_restart(ctx), _check_capacity(ctx),
+              _check_gpu_pods_runtime(ctx)]
     return checks
 
 
@@ -1182,7 +1218,7 @@ def verify_report(plan, nodes, plugin_pods=None, events=None, runtime_class=None
 # to each node's checks through :func:`node_v2_checks`.
 
 TOOLKIT_COMPONENT = "nvidia_container_toolkit"
-WINDOWS_CHECK_IDS = ("windows_host", "wsl_idle_timeout", "wsl_keepalive", "wsl_networking")
+WINDOWS_CHECK_IDS = ("windows_host", "wsl_idle_timeout", "wsl_keepalive", "wslconfig_networking")
 #: Node checks made on the controller (doctor v2): toolkit_version and the Windows host layer.
 CONTROLLER_NODE_CHECK_IDS = ("toolkit_version",) + WINDOWS_CHECK_IDS
 #: WSL's own default for [wsl2] vmIdleTimeout (milliseconds).
@@ -1282,14 +1318,14 @@ def windows_host_checks(win):
     if wslconfig.get("error"):
         checks.append(check("wsl_idle_timeout", FAIL, "%s: %s" % (path, _first_line(wslconfig["error"], 200)),
                             "fix or recreate %s (playbooks/windows_host.yml merges its keys)" % path))
-        checks.append(check("wsl_networking", SKIP, "%s unreadable (see wsl_idle_timeout)" % path))
+        checks.append(check("wslconfig_networking", SKIP, "%s unreadable (see wsl_idle_timeout)" % path))
         settings = None
     else:
         settings = settings or {}
         checks.append(_check_wsl_idle_timeout(path, bool(wslconfig.get("exists")), settings, facts))
     checks.append(_check_wsl_keepalive(win, host, task_name))
     if settings is not None:
-        checks.append(_check_wsl_networking(win, path, settings, facts))
+        checks.append(_check_wslconfig_networking(win, path, settings, facts))
     order = dict((check_id, index) for index, check_id in enumerate(WINDOWS_CHECK_IDS))
     return sorted(checks, key=lambda item: order[item["id"]]), facts
 
@@ -1355,7 +1391,7 @@ def _check_wsl_keepalive(win, host, task_name):
                     "" if at_boot else " (not at boot: windows_host_keepalive_at_boot)"))
 
 
-def _check_wsl_networking(win, path, settings, facts):
+def _check_wslconfig_networking(win, path, settings, facts):
     raw = settings.get("networkingMode")
     mode = (raw or "nat").lower()
     facts["networking_mode"] = mode
@@ -1363,29 +1399,29 @@ def _check_wsl_networking(win, path, settings, facts):
     switch = settings.get("vmSwitch")
     setting = "networkingMode=%s" % raw if raw else "no networkingMode (WSL's default, nat)"
     if expected and expected != mode:
-        return check("wsl_networking", FAIL, "%s: %s, but windows_host_networking_mode is %s for this host"
+        return check("wslconfig_networking", FAIL, "%s: %s, but windows_host_networking_mode is %s for this host"
                      % (path, setting, expected),
                      "run playbooks/windows_host.yml to write networkingMode=%s, then 'wsl --shutdown'" % expected)
     if mode in ("nat", "virtioproxy"):
-        return check("wsl_networking", FAIL, "%s: %s: the node sits behind Windows' NAT on an address that changes at "
+        return check("wslconfig_networking", FAIL, "%s: %s: the node sits behind Windows' NAT on an address that changes at "
                      "every VM start; the server and the other nodes cannot reach its kubelet or pod network" % (path, setting),
                      "use bridged networking (networkingMode=bridged and vmSwitch=<external Hyper-V switch>; "
                      "windows_host_networking_mode: bridged) or mirrored (Hyper-V firewall rules, no flannel VXLAN), "
                      "then 'wsl --shutdown'")
     if mode == "none":
-        return check("wsl_networking", FAIL, "%s: networkingMode=none: the VM has no network" % path,
+        return check("wslconfig_networking", FAIL, "%s: networkingMode=none: the VM has no network" % path,
                      "set networkingMode=bridged (or mirrored) under [wsl2], then 'wsl --shutdown'")
     if mode == "bridged":
         if not switch:
-            return check("wsl_networking", FAIL, "%s: networkingMode=bridged without vmSwitch: WSL cannot start the VM's "
+            return check("wslconfig_networking", FAIL, "%s: networkingMode=bridged without vmSwitch: WSL cannot start the VM's "
                          "network" % path, "add vmSwitch=<external Hyper-V switch> under [wsl2] (windows_host_vswitch_name)")
-        return check("wsl_networking", PASS, "%s: bridged on Hyper-V switch %s: the node has its own LAN address"
+        return check("wslconfig_networking", PASS, "%s: bridged on Hyper-V switch %s: the node has its own LAN address"
                      % (path, switch))
     if mode == "mirrored":
-        return check("wsl_networking", PASS, "%s: mirrored: the node shares the desktop's addresses; inbound traffic "
+        return check("wslconfig_networking", PASS, "%s: mirrored: the node shares the desktop's addresses; inbound traffic "
                      "needs Hyper-V firewall rules (%s) and kernel-created tunnels such as flannel VXLAN do not pass (%s)"
                      % (path, _WSL_ISSUES["mirrored_inbound"], _WSL_ISSUES["mirrored_vxlan"]))
-    return check("wsl_networking", FAIL, "%s: networkingMode=%s is not a mode WSL knows" % (path, raw),
+    return check("wslconfig_networking", FAIL, "%s: networkingMode=%s is not a mode WSL knows" % (path, raw),
                  "set networkingMode=bridged (or mirrored) under [wsl2]")
 
 
@@ -1448,3 +1484,358 @@ def windows_input(raw):
         win.update(unreachable=True, msg=raw["task"].get("msg"))
     win["wslconfig"] = wslconfig
     return win
+# =========================================================================== doctor v2: cluster checks (issue 20)
+# wsl_networking, node_ip, gfd_dcgm_runtime, plugin_restart, and plugin_config for a plugin that
+# reads its config file straight from a ConfigMap (no config-manager).
+
+#: Annotations flannel (k3s's built-in CNI) and k3s write on each Node.
+FLANNEL_BACKEND_ANNOTATION = "flannel.alpha.coreos.com/backend-type"
+FLANNEL_PUBLIC_IP_ANNOTATION = "flannel.alpha.coreos.com/public-ip"
+K3S_INTERNAL_IP_ANNOTATION = "k3s.io/internal-ip"
+#: flannel backends that send through a socket the kernel creates, which WSL's mirrored mode
+#: does not carry (microsoft/WSL#10842): VXLAN, and WireGuard (k3s flannel-backend=wireguard-native).
+KERNEL_SOCKET_BACKENDS = ("vxlan", "wireguard")
+WSL_KERNEL_SOCKET_ISSUE = "microsoft/WSL#10842"
+#: Binaries of the other NVML users that run as DaemonSets next to the device plugin.
+_NVML_DAEMONS = (("gpu-feature-discovery", "GPU feature discovery"), ("dcgm-exporter", "DCGM exporter"))
+
+
+def config_map_at(spec, container, path):
+    """``(configmap name, key)`` of the ConfigMap volume that ``container`` sees at file ``path``, else ("", "")."""
+    if not path:
+        return "", ""
+    volumes = dict((v.get("name"), v) for v in spec.get("volumes") or [] if isinstance(v, dict))
+    for mount in (container or {}).get("volumeMounts") or []:
+        if not isinstance(mount, dict):
+            continue
+        source = (volumes.get(mount.get("name")) or {}).get("configMap")
+        if not isinstance(source, dict) or not source.get("name"):
+            continue
+        mount_path = str(mount.get("mountPath") or "").rstrip("/")
+        if mount.get("subPath"):
+            if path != mount_path:
+                continue
+            relative = str(mount["subPath"])
+        elif path.startswith(mount_path + "/"):
+            relative = path[len(mount_path) + 1:]
+        else:
+            continue
+        key = relative
+        items = source.get("items")
+        if items:
+            key = ""
+            for item in items:
+                if isinstance(item, dict) and item.get("path") == relative:
+                    key = item.get("key") or ""
+        return source["name"], key
+    return "", ""
+
+
+def find_gpu_daemonsets(daemonsets):
+    """GPU feature discovery and DCGM exporter DaemonSets (Helm charts, GPU operator), as plain dicts.
+
+    ``{namespace, name, uid, what, runtime_class}``; ``what`` names the daemon. Matched by the
+    container's command or image (``gpu-feature-discovery``, ``dcgm-exporter``); the device
+    plugin's own DaemonSet is not one of them.
+    """
+    found = []
+    for ds in daemonsets or []:
+        spec = _get(ds, "spec", "template", "spec", default={})
+        if _plugin_container(spec) is not None:
+            continue
+        what = None
+        for container in _containers(spec):
+            text = " ".join(_argv(container) + [str(container.get("image") or "")])
+            for binary, label in _NVML_DAEMONS:
+                if binary in text:
+                    what = what or label
+        if what:
+            found.append({"namespace": _meta(ds, "namespace"), "name": _meta(ds, "name"), "uid": _meta(ds, "uid"),
+                          "what": what, "runtime_class": spec.get("runtimeClassName") or ""})
+    return sorted(found, key=lambda d: (d["namespace"], d["name"]))
+
+
+def _owned_by(pod, ds):
+    if _meta(pod, "namespace") != ds["namespace"]:
+        return False
+    return any(o.get("kind") == "DaemonSet" and (o.get("uid") == ds["uid"] or o.get("name") == ds["name"])
+               for o in _get(pod, "metadata", "ownerReferences", default=[]) or [])
+
+
+def _check_gfd_dcgm_runtime(ctx):
+    """GFD and the DCGM exporter load NVML like the device plugin: same rule as plugin_runtime."""
+    if ctx.node is None:
+        return check("gfd_dcgm_runtime", SKIP, "not a Kubernetes node")
+    daemonsets = find_gpu_daemonsets(ctx.objects.get("daemonsets"))
+    rows = []
+    for ds in daemonsets:
+        pods = [p for p in ctx.pods if _owned_by(p, ds)]
+        if not pods:
+            continue
+        ref = "%s DaemonSet %s/%s" % (ds["what"], ds["namespace"], ds["name"])
+        status, detail, fix = nvml_runtime_verdict(
+            ctx, ref, ds["runtime_class"], pods="%s pods (%s)" % (ds["what"], _pod_name(pods[0])),
+            consequence="pod %s cannot load NVML (%s)" % (
+                _pod_name(pods[0]), "no GPU labels" if "discovery" in ds["what"] else "no GPU metrics"),
+            helm="Helm: runtimeClassName=%s; GPU operator: it sets the RuntimeClass itself")
+        rows.append((status, detail, fix))
+    if not rows:
+        return check("gfd_dcgm_runtime", PASS, "no GPU feature discovery or DCGM exporter pod on this node")
+    failed = [r for r in rows if r[0] == FAIL]
+    if failed:
+        return check("gfd_dcgm_runtime", FAIL, "; ".join(r[1] for r in failed), failed[0][2])
+    skipped = [r for r in rows if r[0] == SKIP]
+    if skipped:
+        return check("gfd_dcgm_runtime", SKIP, "; ".join(r[1] for r in skipped))
+    return check("gfd_dcgm_runtime", PASS, "; ".join(r[1] for r in rows))
+
+
+def _check_plugin_config_file(ctx, plugin, label_key, label):
+    """plugin_config for a plugin without config-manager that reads --config-file / CONFIG_FILE from a ConfigMap."""
+    ref = "ConfigMap %s/%s" % (plugin["namespace"], plugin["config_file_map"])
+    key = plugin.get("config_file_key") or ""
+    how = "config file %s" % plugin["config_file"]
+    if label:
+        ctx.selected = None
+        return check("plugin_config", FAIL, "node label %s=%s is set but %s has no config-manager: the label is "
+                     "ignored, every node gets %s key %s (%s)"
+                     % (label_key, label, _plugin_ref(plugin), ref, key or "?", how),
+                     "deploy the plugin with config-manager (gpu_cluster_device_plugin_configs; Helm config.map and "
+                     "config.default) or put the config for this node in key %s" % (key or "?"))
+    cm = ctx.config_maps.get((plugin["namespace"], plugin["config_file_map"]))
+    if cm is None:
+        return check("plugin_config", FAIL, "%s does not exist: the plugin pods cannot mount their %s" % (ref, how),
+                     "create it (playbooks/gpu_cluster.yml) or fix the DaemonSet's configMap volume")
+    data = cm.get("data") or {}
+    if not key or key not in data:
+        keys = ", ".join(sorted(data)) or "none"
+        return check("plugin_config", FAIL, "the plugin reads %s from %s key %s, which does not exist (keys: %s): it "
+                     "cannot load its config" % (plugin["config_file"], ref, key or "?", keys),
+                     "name the key %s in the ConfigMap, or point --config-file/CONFIG_FILE at one of: %s"
+                     % (key or posixpath.basename(plugin["config_file"]), keys))
+    text = data.get(key) or ""
+    try:
+        config = ctx.parse_yaml(text) if text.strip() else {}
+    except Exception as exc:  # the YAML parser's own message is what helps
+        return check("plugin_config", FAIL, "%s key %s is not valid YAML: %s" % (ref, key, _first_line(str(exc), 160)),
+                     "fix the YAML of key %s" % key)
+    return _plugin_config_verdict(ctx, plugin, ref, key, how, config)
+
+
+def parse_time(text):
+    """A Kubernetes timestamp (RFC 3339, ``...Z``) as an aware datetime, or None."""
+    text = str(text or "").strip()
+    if not text:
+        return None
+    text = text[:-1] + "+00:00" if text.endswith("Z") else text
+    text = re.sub(r"\.(\d{6})\d+", r".\1", text)
+    try:
+        return datetime.datetime.fromisoformat(text)
+    except ValueError:
+        return None
+
+
+def _time_text(value):
+    return value.astimezone(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%SZ")
+
+
+def _fields_have(fields, *path):
+    for key in path:
+        if not isinstance(fields, Mapping) or key not in fields:
+            return False
+        fields = fields[key]
+    return True
+
+
+def config_map_changed(cm):
+    """``(time, manager)`` of the last change of a ConfigMap's data (its managedFields), else its creation."""
+    best = None
+    for entry in _get(cm, "metadata", "managedFields", default=[]) or []:
+        fields = entry.get("fieldsV1") or {}
+        if not (_fields_have(fields, "f:data") or _fields_have(fields, "f:binaryData")):
+            continue
+        when = parse_time(entry.get("time"))
+        if when is not None and (best is None or when > best[0]):
+            best = (when, entry.get("manager") or "?")
+    if best is None:
+        created = parse_time(_meta(cm, "creationTimestamp"))
+        return (created, "creation") if created else (None, None)
+    return best
+
+
+def _label_changed(node, label_key):
+    best = None
+    for entry in _get(node, "metadata", "managedFields", default=[]) or []:
+        if _fields_have(entry.get("fieldsV1") or {}, "f:metadata", "f:labels", "f:%s" % label_key):
+            when = parse_time(entry.get("time"))
+            if when is not None and (best is None or when > best):
+                best = when
+    return best
+
+
+def _container_started(pod, name):
+    for status in _get(pod, "status", "containerStatuses", default=[]) or []:
+        if status.get("name") == name:
+            return parse_time(_get(status, "state", "running", "startedAt"))
+    return None
+
+
+def _check_plugin_restart(ctx):
+    """The plugin reads its config file when it starts (config-manager signals it only when the
+    node label switches it to another key): a ConfigMap edited after the plugin container
+    started is not in effect."""
+    plugin = ctx.plugin
+    if plugin is None or ctx.node is None:
+        return check("plugin_restart", SKIP, "no device plugin DaemonSet or no node")
+    name = plugin.get("config_map") if plugin.get("config_manager") else plugin.get("config_file_map")
+    if not name:
+        return check("plugin_restart", SKIP, "%s reads no ConfigMap: nothing to reload" % _plugin_ref(plugin))
+    ref = "ConfigMap %s/%s" % (plugin["namespace"], name)
+    cm = ctx.config_maps.get((plugin["namespace"], name))
+    if cm is None:
+        return check("plugin_restart", SKIP, "%s not found (see plugin_config)" % ref)
+    pod = ctx.plugin_pod()
+    if pod is None:
+        return check("plugin_restart", SKIP, "no plugin pod on %s (see plugin_pod)" % ctx.name)
+    started = _container_started(pod, plugin["container"])
+    if started is None:
+        return check("plugin_restart", SKIP, "container %s of %s is not running (see plugin_pod)"
+                     % (plugin["container"], _pod_name(pod)))
+    changed, manager = config_map_changed(cm)
+    if changed is None:
+        return check("plugin_restart", SKIP, "%s has no change time (no managedFields, no creationTimestamp)" % ref)
+    if changed <= started:
+        return check("plugin_restart", PASS, "container %s of %s started %s, after the last change of %s (%s)"
+                     % (plugin["container"], _pod_name(pod), _time_text(started), ref, _time_text(changed)))
+    label_key = plugin.get("node_label") or CONFIG_LABEL
+    relabelled = _label_changed(ctx.node, label_key) if plugin.get("config_manager") else None
+    if relabelled is not None and relabelled >= changed:
+        return check("plugin_restart", PASS, "%s changed %s, after the plugin started (%s), but node label %s was set "
+                     "later (%s): config-manager switched the config and signalled the plugin"
+                     % (ref, _time_text(changed), _time_text(started), label_key, _time_text(relabelled)))
+    ctx.stale_config = _pod_name(pod)
+    why = ("config-manager switches the config only when node label %s changes" % label_key
+           if plugin.get("config_manager") else "%s has no config-manager" % _plugin_ref(plugin))
+    return check("plugin_restart", FAIL, "%s changed %s (%s), after container %s of %s started %s: the plugin "
+                 "still runs the config it read at start (%s)"
+                 % (ref, _time_text(changed), "by %s" % manager if manager != "creation" else "created",
+                    plugin["container"], _pod_name(pod), _time_text(started), why),
+                 "restart it: kubectl -n %s delete pod %s (the DaemonSet starts a new one that reads the current "
+                 "config; for every node: kubectl -n %s rollout restart daemonset %s)"
+                 % (plugin["namespace"], _meta(pod, "name"), plugin["namespace"], plugin["name"]))
+
+
+def _stale_note(ctx):
+    if ctx.stale_config:
+        return "; pod %s started before its ConfigMap changed (see plugin_restart)" % ctx.stale_config
+    return ""
+
+
+def _annotations(obj):
+    return _get(obj, "metadata", "annotations", default={}) or {}
+
+
+def _bridged_fix():
+    return ("give the WSL VM its own LAN address with bridged networking: windows_host_networking_mode: bridged and an "
+            "external Hyper-V switch (playbooks/windows_host.yml), or by hand .wslconfig [wsl2] "
+            "networkingMode=bridged and vmSwitch=<switch>, then 'wsl --shutdown'")
+
+
+def _check_wsl_networking(ctx):
+    """WSL's networking mode (node probe) against the cluster's pod network (flannel's annotation)."""
+    if ctx.node is None:
+        return check("wsl_networking", SKIP, "not a Kubernetes node")
+    if not ctx.wsl:
+        return check("wsl_networking", SKIP, "not a WSL 2 node")
+    network = ctx.node_info.get("network") or {}
+    mode = network.get("wsl_mode")
+    if not mode:
+        return check("wsl_networking", SKIP, "WSL networking mode unknown (no 'wslinfo --networking-mode': WSL older "
+                     "than 2.0, or the module predates this check)")
+    annotations = _annotations(ctx.node)
+    backend = annotations.get(FLANNEL_BACKEND_ANNOTATION)
+    public_ip = annotations.get(FLANNEL_PUBLIC_IP_ANNOTATION)
+    others = [_meta(n, "name") for n in ctx.objects.get("nodes") or [] if _meta(n, "name") != ctx.name]
+    seen = "WSL networking %s (%s)" % (mode, network.get("wsl_mode_source") or "?")
+    if not backend:
+        return check("wsl_networking", SKIP, "%s; node %s has no %s annotation: not a flannel cluster, the pod "
+                     "network's backend is not checked" % (seen, ctx.name, FLANNEL_BACKEND_ANNOTATION))
+    flannel = "flannel backend %s%s" % (backend, " (public-ip %s)" % public_ip if public_ip else "")
+    if not others:
+        return check("wsl_networking", PASS, "%s, %s; the only node: no pod traffic between nodes" % (seen, flannel))
+    if mode == "mirrored" and backend in KERNEL_SOCKET_BACKENDS:
+        return check("wsl_networking", FAIL, "%s with %s: mirrored mode does not carry sockets the kernel creates "
+                     "(%s), so pods on %s cannot reach pods on the %s"
+                     % (seen, flannel, WSL_KERNEL_SOCKET_ISSUE, ctx.name, _plural(len(others), "other node")),
+                     "%s; switching flannel to wireguard-native does not help (WireGuard is a kernel socket too)"
+                     % _bridged_fix())
+    if mode in ("nat", "virtioproxy", "none"):
+        return check("wsl_networking", FAIL, "%s, %s: the node's address%s is private to the Windows host, the %s "
+                     "cannot reach the node or its pods" % (seen, flannel, " %s" % public_ip if public_ip else "",
+                                                            _plural(len(others), "other node")),
+                     _bridged_fix())
+    return check("wsl_networking", PASS, "%s, %s" % (seen, flannel))
+
+
+def _check_node_ip(ctx):
+    """k3s's registered node IP vs its configured node-ip vs the node's current addresses (node probe)."""
+    if ctx.node is None:
+        return check("node_ip", SKIP, "not a Kubernetes node")
+    registered_text = _annotations(ctx.node).get(K3S_INTERNAL_IP_ANNOTATION)
+    if not registered_text:
+        return check("node_ip", SKIP, "node %s has no %s annotation: not a k3s node"
+                     % (ctx.name, K3S_INTERNAL_IP_ANNOTATION))
+    network = ctx.node_info.get("network")
+    if not network:
+        return check("node_ip", SKIP, "the node's addresses are unknown (the module predates this check)")
+    registered = [ip.strip() for ip in registered_text.split(",") if ip.strip()]
+    internal = [a.get("address") for a in _get(ctx.node, "status", "addresses", default=[]) or []
+                if a.get("type") == "InternalIP"]
+    current = network.get("addresses") or []
+    configured = network.get("node_ip") or []
+    source = network.get("node_ip_source")
+    have = ", ".join(current) or "none"
+    stable = ("pin an address that stays: on WSL bridged networking with a DHCP reservation or "
+              "windows_host_wsl_address_mode: static (NAT gives the VM a new address at every start)")
+    lost = [ip for ip in configured if ip not in current]
+    if lost:
+        return check("node_ip", FAIL, "node-ip %s in %s is not an address of the node any more (it has %s); node "
+                     "registered as %s" % (", ".join(lost), source, have, registered_text),
+                     "%s; set cluster_join_node_ip to it and rerun playbooks/cluster_join.yml (or edit node-ip in "
+                     "%s), then systemctl restart k3s-agent" % (stable, source))
+    moved = [ip for ip in registered if ip not in current]
+    if moved:
+        return check("node_ip", FAIL, "node %s registered as %s (%s, InternalIP %s) but has %s now: the API server "
+                     "and the other nodes still use %s" % (ctx.name, registered_text, K3S_INTERNAL_IP_ANNOTATION,
+                                                           ", ".join(internal) or "none", have, ", ".join(moved)),
+                     "systemctl restart k3s-agent (it registers its current address); then %s and set "
+                     "cluster_join_node_ip to it" % stable)
+    if configured and sorted(configured) != sorted(registered):
+        return check("node_ip", FAIL, "node-ip %s in %s, but node %s registered as %s: k3s was not restarted after "
+                     "node-ip changed" % (", ".join(configured), source, ctx.name, registered_text),
+                     "restart k3s so it registers node-ip %s: systemctl restart k3s-agent (k3s on a server)"
+                     % ", ".join(configured))
+    pinned = "node-ip pinned in %s" % source if configured else \
+        "node-ip not pinned: k3s picked it (a WSL NAT address changes at every start)"
+    return check("node_ip", PASS, "node %s registered as %s, an address of the node; %s" % (ctx.name, registered_text,
+                                                                                            pinned))
+
+
+def _unlabelled_note(ctx, plugin, how, config, ref):
+    """For a node that got its config without a label: the keys that would share the GPU (the usual
+    "time-slicing does not raise capacity": the label was forgotten)."""
+    if how.startswith("label") or (config or {}).get("sharing") or not plugin.get("config_manager"):
+        return ""
+    cm = ctx.config_maps.get((plugin["namespace"], plugin["config_map"])) or {}
+    sharing_keys = []
+    for key, text in sorted((cm.get("data") or {}).items()):
+        try:
+            parsed = ctx.parse_yaml(text) if str(text).strip() else {}
+        except Exception:  # plugin_config reports the key this node uses; others are only hints
+            continue
+        if isinstance(parsed, Mapping) and parsed.get("sharing"):
+            sharing_keys.append(key)
+    if not sharing_keys:
+        return ""
+    return ("; node %s has no label %s, so keys that share the GPU (%s) are not used: label it to use one"
+            % (ctx.name, plugin.get("node_label") or CONFIG_LABEL, ", ".join(sharing_keys)))

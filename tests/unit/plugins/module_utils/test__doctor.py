@@ -94,6 +94,7 @@ def test_healthy_bare_metal_node_passes_everything(smi_capture):
     assert result["nvidia"]["gpus"][0]["compute_capability"] == "8.9"  # CSV merged
     assert result["node"] == {"hostname": "gpu-node", "wsl": False, "engine": "containerd",
                               "runtimes": ["nvidia", "runc"], "default_runtime": "runc", "toolkit": None}
+                              "runtimes": ["nvidia", "runc"], "default_runtime": "runc", "network": None}
     assert "driver 535.86.05, CUDA 12.2, 1 GPU: NVIDIA GeForce RTX 4090" in by_id(result["checks"], "nvidia_smi")["detail"]
     assert "GPU pods need runtimeClassName: nvidia" in by_id(result["checks"], "default_runtime")["detail"]
 
@@ -418,3 +419,60 @@ def test_containerd_view_reads_the_cgroup_driver():
     assert doctor.containerd_view(dump, "x")["runtimes"]["nvidia"]["systemd_cgroup"] is True
     assert doctor.docker_view({"Runtimes": {"nvidia": {"path": "x"}}, "CgroupDriver": "systemd"})[
         "runtimes"]["nvidia"]["systemd_cgroup"] is True
+
+
+# =========================================================================== node network probes (issue 20)
+
+
+@pytest.mark.parametrize("text, expect", [
+    ('server: https://192.168.10.2:6443\nnode-ip: "192.168.10.35"\ntoken-file: /etc/rancher/k3s/agent-token\n',
+     (["192.168.10.35"], False)),
+    ("node-ip: 192.168.10.35,fd00::35  # dual stack\n", (["192.168.10.35", "fd00::35"], False)),
+    ("node-ip:\n  - 192.168.10.35\n  # v6 too\n  - 'fd00::35'\nnode-name: wsl\n", (["192.168.10.35", "fd00::35"], False)),
+    ("node-ip: [192.168.10.35, \"fd00::35\"]\n", (["192.168.10.35", "fd00::35"], False)),
+    ("node-ip+: 10.0.0.9\n", (["10.0.0.9"], True)),
+    ("node-external-ip: 1.2.3.4\n  node-ip: 5.6.7.8\n", ([], False)),
+    ("", ([], False)),
+])
+def test_k3s_config_node_ips(text, expect):
+    assert doctor.k3s_config_node_ips(text) == expect
+
+
+def test_configured_node_ips_drop_ins_and_unit_flag():
+    configs = [("/etc/rancher/k3s/config.yaml", "node-ip: 192.168.10.35\n"),
+               ("/etc/rancher/k3s/config.yaml.d/10-v6.yaml", "node-ip+: fd00::35\n")]
+    assert doctor.configured_node_ips(configs) == (["192.168.10.35", "fd00::35"], "/etc/rancher/k3s/config.yaml.d/10-v6.yaml")
+    configs.append(("/etc/rancher/k3s/config.yaml.d/20-new.yaml", "node-ip: 192.168.10.40\n"))
+    assert doctor.configured_node_ips(configs)[0] == ["192.168.10.40"]
+    unit = ("ExecStart=/usr/local/bin/k3s \\\n    agent \\\n\t'--node-ip' \\\n\t'192.168.10.50' \\\n")
+    assert doctor.configured_node_ips(configs, [("/etc/systemd/system/k3s-agent.service", unit)]) == (
+        ["192.168.10.50"], "/etc/systemd/system/k3s-agent.service (ExecStart --node-ip)")
+    assert doctor.k3s_unit_node_ips("ExecStart=/usr/local/bin/k3s agent --node-ip=10.1.1.1,fd00::1") == ["10.1.1.1", "fd00::1"]
+    assert doctor.configured_node_ips([], []) == ([], None)
+
+
+def test_addresses_from_proc():
+    trie = ("Main:\n  +-- 0.0.0.0/0 3 0 5\n     |-- 127.0.0.1\n        /32 host LOCAL\n"
+            "     +-- 172.28.128.0/20 2 0 2\n        |-- 172.28.141.7\n           /32 host LOCAL\n"
+            "        |-- 172.28.143.255\n           /32 link BROADCAST\n"
+            "Local:\n  +-- 0.0.0.0/0 3 0 5\n     |-- 172.28.141.7\n        /32 host LOCAL\n"
+            "     |-- 10.42.0.0\n        /32 host LOCAL\n")
+    assert doctor.fib_trie_addresses(trie) == ["172.28.141.7", "10.42.0.0"]
+    inet6 = ("00000000000000000000000000000001 01 80 10 80       lo\n"
+             "20010db8000000000000000000000035 02 40 00 00     eth0\n"
+             "fe800000000000000215 bad line\n"
+             "fe80000000000000021122fffe334455 02 40 20 80     eth0\n")
+    assert doctor.if_inet6_addresses(inet6) == ["2001:db8::35"]
+
+
+@pytest.mark.parametrize("rc, out, expect", [(0, "mirrored\n", "mirrored"), (0, "Nat\n", "nat"), (0, "bridged", "bridged"),
+                                             (1, "", None), (0, "unknown option\n", None)])
+def test_wsl_networking_mode(rc, out, expect):
+    assert doctor.wsl_networking_mode(rc, out) == expect
+
+
+def test_network_facts_in_the_node_result(smi_capture):
+    probe = healthy_probe(smi_capture, wsl=True)
+    probe["network"] = {"addresses": ["192.168.10.35"], "wsl_mode": "mirrored", "wsl_mode_source": "wslinfo --networking-mode",
+                        "node_ip": ["192.168.10.35"], "node_ip_source": "/etc/rancher/k3s/config.yaml"}
+    assert doctor.diagnose_node(probe)["node"]["network"] == dict(probe["network"], errors=[])

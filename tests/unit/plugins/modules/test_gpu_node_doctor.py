@@ -42,6 +42,34 @@ SYSTEMCTL_CONTAINERD = ("Id=containerd.service\nLoadState=loaded\nActiveState=ac
 READ_ONLY_COMMANDS = {("nvidia-smi", "-q"), ("nvidia-smi", "--query-gpu=pci.bus_id,compute_cap"),
                       ("containerd", "config"), ("containerd", "--config"), ("systemctl", "show"), ("docker", "info"),
                       ("dpkg-query", "-W"), ("rpm", "-q"), ("nvidia-ctk", "--version")}
+# /proc/net/fib_trie and /proc/net/if_inet6 of a host with eth0 192.168.10.35/24 (Linux 6.1, trimmed)
+FIB_TRIE = """Main:
+  +-- 0.0.0.0/0 3 0 5
+     |-- 0.0.0.0
+        /0 universe UNICAST
+     +-- 127.0.0.0/8 2 0 2
+        +-- 127.0.0.0/31 1 0 0
+           |-- 127.0.0.0
+              /8 host LOCAL
+           |-- 127.0.0.1
+              /32 host LOCAL
+     +-- 192.168.10.0/24 2 0 2
+        |-- 192.168.10.0
+           /24 link UNICAST
+        |-- 192.168.10.35
+           /32 host LOCAL
+        |-- 192.168.10.255
+           /32 link BROADCAST
+Local:
+  +-- 0.0.0.0/0 3 0 5
+     |-- 192.168.10.35
+        /32 host LOCAL
+"""
+IF_INET6 = ("00000000000000000000000000000001 01 80 10 80       lo\n"
+            "fd000000000000000000000000000023 02 40 00 00     eth0\n"
+            "fe80000000000000021122fffe334455 02 40 20 80     eth0\n")
+READ_ONLY_COMMANDS = {("wslinfo", "--networking-mode"), ("nvidia-smi", "-q"), ("nvidia-smi", "--query-gpu=pci.bus_id,compute_cap"),
+                      ("containerd", "config"), ("containerd", "--config"), ("systemctl", "show"), ("docker", "info")}
 
 
 def fixture_text(name):
@@ -67,6 +95,9 @@ class FakeNode:
         self.mtimes = {"/etc/containerd/config.toml": 100.0, "/etc/containerd/conf.d/99-nvidia.toml": 100.0}
         self.replies = {}
         self.calls = []
+        # files the network probe reads (/proc/net, k3s's config): path -> text
+        self.files = {"/proc/net/fib_trie": FIB_TRIE, "/proc/net/if_inet6": IF_INET6}
+        self.dropins = []
 
     def run_command(self, args, **kwargs):
         assert isinstance(args, list), args
@@ -110,6 +141,8 @@ def node(monkeypatch, smi_capture):
     monkeypatch.setattr(gpu_node_doctor, "_hostname", lambda: "gpu-node-1")
     monkeypatch.setattr(gpu_node_doctor, "probe_devices", lambda wsl=False: fake.devices)
     monkeypatch.setattr(gpu_node_doctor, "_mtime", fake.mtimes.get)
+    monkeypatch.setattr(gpu_node_doctor, "_read_if_file", lambda path, errors: fake.files.get(path))
+    monkeypatch.setattr(gpu_node_doctor, "_list_dropins", lambda directory: list(fake.dropins))
     return fake
 
 
@@ -143,6 +176,9 @@ def test_healthy_containerd_node(node):
     assert result["node"] == {"hostname": "gpu-node-1", "wsl": False, "engine": "containerd",
                               "runtimes": ["nvidia", "runc"], "default_runtime": "runc",
                               "toolkit": {"version": None, "package_version": None, "source": None, "searched": []}}
+                              "network": {"addresses": ["192.168.10.35", "fd00::23"], "node_ip": [],
+                                          "node_ip_source": None, "wsl_mode": None, "wsl_mode_source": None,
+                                          "errors": []}}
     assert result["nvidia"]["gpus"][0]["name"] == "NVIDIA GeForce RTX 3060 Laptop GPU"
     assert by_id(result, "engine_runtime")["detail"] == ("runtime nvidia -> /usr/bin/nvidia-container-runtime "
                                                          "(containerd via containerd config dump)")
@@ -293,3 +329,42 @@ def test_toolkit_version_from_dpkg_then_nvidia_ctk(node):
     assert result["node"]["toolkit"]["version"] == "1.18.0"
     assert result["node"]["toolkit"]["source"] == "/usr/local/nvidia/toolkit/nvidia-ctk --version"
     assert_read_only(node)
+def test_network_probe_on_a_wsl_k3s_node(node, smi_capture):
+    """wslinfo answers the networking mode; node-ip comes from config.yaml, a drop-in and the unit (flag wins)."""
+    node.bins.pop("nvidia-smi")
+    node.executables.add(WSL_SMI)
+    node.dirs.add("/usr/lib/wsl")
+    node.devices = {"char": ["dxg"], "other": []}
+    node.replies[("nvidia-smi", "-q", "-x")] = (0, smi_capture("netdata/rtx-4090-driver-535.xml"), "")
+    node.bins["wslinfo"] = "/usr/bin/wslinfo"
+    node.replies[("wslinfo", "--networking-mode")] = (0, "mirrored\n", "")
+    node.files["/etc/rancher/k3s/config.yaml"] = ('server: https://192.168.10.2:6443\ntoken-file: /etc/rancher/k3s/t\n'
+                                                  'node-ip: "192.168.10.35"\n')
+    node.dropins = ["/etc/rancher/k3s/config.yaml.d/50-v6.yaml"]
+    node.files["/etc/rancher/k3s/config.yaml.d/50-v6.yaml"] = "node-ip+: [fd00::23]\n"
+    network = run()["node"]["network"]
+    assert network == {"addresses": ["192.168.10.35", "fd00::23"], "node_ip": ["192.168.10.35", "fd00::23"],
+                       "node_ip_source": "/etc/rancher/k3s/config.yaml.d/50-v6.yaml", "wsl_mode": "mirrored",
+                       "wsl_mode_source": "wslinfo --networking-mode", "errors": []}
+    assert ["/usr/bin/wslinfo", "--networking-mode"] in node.calls
+    assert_read_only(node)
+    # an old WSL without wslinfo: mirrored mode still shows by its loopback0 interface
+    node.bins.pop("wslinfo")
+    node.paths.add("/sys/class/net/loopback0")
+    network = run()["node"]["network"]
+    assert (network["wsl_mode"], network["wsl_mode_source"]) == ("mirrored", "interface loopback0 (made by mirrored mode)")
+
+
+def test_network_probe_on_bare_metal_runs_no_wslinfo(node):
+    node.bins["wslinfo"] = "/usr/bin/wslinfo"
+    result = run()
+    assert result["node"]["network"]["wsl_mode"] is None
+    assert not [c for c in node.calls if c[0].endswith("wslinfo")]
+
+
+def test_read_if_file_reports_unreadable_files(tmp_path):
+    errors = []
+    assert gpu_node_doctor._read_if_file(str(tmp_path / "missing"), errors) is None and errors == []
+    (tmp_path / "config.yaml").write_bytes(b"node-ip: \xff\n")
+    assert gpu_node_doctor._read_if_file(str(tmp_path / "config.yaml"), errors) is None
+    assert errors and errors[0].startswith(str(tmp_path / "config.yaml"))

@@ -565,3 +565,303 @@ def test_report_schema_status_exit_code_and_layers(smi_capture):
     del bad["nodes"]["gpu-a"]["checks"][0]["fix"]
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(bad, schema)
+
+
+# =========================================================================== doctor v2 cluster checks (issue 20)
+
+
+def managed(manager, time, fields):
+    return {"manager": manager, "operation": "Update", "apiVersion": "v1", "time": time, "fieldsType": "FieldsV1",
+            "fieldsV1": fields}
+
+
+def dcgm_ds(runtime_class=None, name="nvidia-dcgm-exporter", ns="gpu-operator"):
+    spec = {"containers": [{"name": "nvidia-dcgm-exporter", "image": "nvcr.io/nvidia/k8s/dcgm-exporter:4.2.3-4.1.3-ubuntu22.04"}]}
+    if runtime_class:
+        spec["runtimeClassName"] = runtime_class
+    return {"apiVersion": "apps/v1", "kind": "DaemonSet", "metadata": {"name": name, "namespace": ns, "uid": "dcgm"},
+            "spec": {"template": {"spec": spec}}}
+
+
+def owned_pod(ds, node, name):
+    return {"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": name, "namespace": ds["metadata"]["namespace"], "uid": "uid-" + name,
+                         "ownerReferences": [{"kind": "DaemonSet", "name": ds["metadata"]["name"],
+                                              "uid": ds["metadata"]["uid"]}]},
+            "spec": {"nodeName": node, "containers": [{"name": "main"}]},
+            "status": {"phase": "Running", "containerStatuses": [
+                {"name": "main", "ready": True, "restartCount": 0,
+                 "state": {"running": {"startedAt": "2026-01-10T08:00:05Z"}}}]}}
+
+
+def test_find_gpu_daemonsets_gfd_and_dcgm_not_the_plugin():
+    found = doctor.find_gpu_daemonsets([plugin_ds(), gfd_ds(), dcgm_ds("nvidia")])
+    assert [(d["namespace"], d["name"], d["what"], d["runtime_class"]) for d in found] == [
+        ("gpu-operator", "nvidia-dcgm-exporter", "DCGM exporter", "nvidia"),
+        (NS, "gpu-feature-discovery", "GPU feature discovery", "")]
+
+
+def test_gfd_and_dcgm_without_runtime_class_on_a_runc_node(smi_capture):
+    inputs, objects = world(smi_capture)
+    gfd, dcgm = gfd_ds(), dcgm_ds()
+    objects["daemonsets"] = [plugin_ds(), gfd, dcgm]
+    objects["pods"] += [owned_pod(gfd, "gpu-a", "gpu-feature-discovery-x1"), owned_pod(dcgm, "gpu-a", "dcgm-y2")]
+    item = by_id(report(inputs, objects)["nodes"]["gpu-a"]["checks"], "gfd_dcgm_runtime")
+    assert item["status"] == "fail"
+    assert ("GPU feature discovery DaemonSet nvidia-device-plugin/gpu-feature-discovery sets no runtimeClassName and "
+            "the node's default runtime is runc: pod nvidia-device-plugin/gpu-feature-discovery-x1 cannot load NVML "
+            "(no GPU labels)") in item["detail"]
+    assert "DCGM exporter DaemonSet gpu-operator/nvidia-dcgm-exporter" in item["detail"]
+    assert "(no GPU metrics)" in item["detail"]
+    assert item["fix"].startswith("set runtimeClassName: nvidia in the DaemonSet (Helm: runtimeClassName=nvidia")
+    # the WSL node has no such pod
+    wsl = by_id(report(inputs, objects)["nodes"]["wsl-b"]["checks"], "gfd_dcgm_runtime")
+    assert wsl == {"id": "gfd_dcgm_runtime", "status": "pass", "fix": "", "layer": "runtime_class",
+                   "detail": "no GPU feature discovery or DCGM exporter pod on this node"}
+
+
+@pytest.mark.parametrize("runtime_class, default, status, words", [
+    ("nvidia", "runc", "pass", "DCGM exporter pods (gpu-operator/dcgm-y2) use RuntimeClass nvidia (handler nvidia)"),
+    ("nvidia-cdi", "runc", "fail", "uses runtimeClassName nvidia-cdi, which does not exist"),
+    (None, "nvidia", "pass", "no runtimeClassName, but the node's default runtime is nvidia"),
+    (None, None, "skip", "sets no runtimeClassName and the node's default runtime is unknown"),
+])
+def test_gfd_dcgm_runtime_same_rule_as_plugin_runtime(smi_capture, runtime_class, default, status, words):
+    inputs, objects = world(smi_capture)
+    inputs[0]["result"]["node"]["default_runtime"] = default
+    dcgm = dcgm_ds(runtime_class)
+    objects["daemonsets"].append(dcgm)
+    objects["pods"].append(owned_pod(dcgm, "gpu-a", "dcgm-y2"))
+    item = by_id(report(inputs, objects)["nodes"]["gpu-a"]["checks"], "gfd_dcgm_runtime")
+    assert item["status"] == status and words in item["detail"], item
+
+
+CM_FIELDS = {"f:data": {".": {}, "f:default": {}, "f:rtx-4090": {}}}
+
+
+def test_plugin_restart_configmap_changed_after_the_plugin_started(smi_capture):
+    inputs, objects = world(smi_capture)
+    cm = objects["config_maps"][0]
+    cm["metadata"]["creationTimestamp"] = "2026-01-10T07:00:00Z"
+    cm["metadata"]["managedFields"] = [managed("kubectl-edit", "2026-01-10T09:30:00Z", CM_FIELDS),
+                                       managed("helm", "2026-01-10T07:00:00Z", {"f:metadata": {"f:labels": {}}})]
+    # the plugin on gpu-a still advertises the GPU count, not the 4 replicas of its new config
+    objects["nodes"][0]["status"]["allocatable"]["nvidia.com/gpu"] = "1"
+    objects["nodes"][0]["status"]["capacity"]["nvidia.com/gpu"] = "1"
+    rep = report(inputs, objects)
+    item = by_id(rep["nodes"]["gpu-a"]["checks"], "plugin_restart")
+    assert item["status"] == "fail" and item["layer"] == "device_plugin"
+    assert item["detail"] == (
+        "ConfigMap nvidia-device-plugin/nvidia-device-plugin-configs changed 2026-01-10 09:30:00Z (by kubectl-edit), "
+        "after container nvidia-device-plugin-ctr of nvidia-device-plugin/nvidia-device-plugin-gpu-a started "
+        "2026-01-10 08:00:05Z: the plugin still runs the config it read at start (config-manager switches the config "
+        "only when node label nvidia.com/device-plugin.config changes)")
+    assert item["fix"].startswith("restart it: kubectl -n nvidia-device-plugin delete pod nvidia-device-plugin-gpu-a ")
+    cap = by_id(rep["nodes"]["gpu-a"]["checks"], "capacity")
+    assert cap["status"] == "fail"
+    assert "pod nvidia-device-plugin/nvidia-device-plugin-gpu-a started before its ConfigMap changed (see " \
+           "plugin_restart)" in cap["detail"]
+    assert "config-manager switches it only when the node label changes: see plugin_restart" in cap["fix"]
+    # the fix: a new pod, started after the change
+    for pod in objects["pods"]:
+        if pod["spec"]["nodeName"] == "gpu-a" and pod["metadata"]["namespace"] == NS:
+            pod["status"]["containerStatuses"][1]["state"] = {"running": {"startedAt": "2026-01-10T09:31:12Z"}}
+    item = by_id(report(inputs, objects)["nodes"]["gpu-a"]["checks"], "plugin_restart")
+    assert item["status"] == "pass"
+    assert "started 2026-01-10 09:31:12Z, after the last change of ConfigMap" in item["detail"]
+
+
+def test_plugin_restart_label_switched_later_and_no_change_time(smi_capture):
+    inputs, objects = world(smi_capture)
+    assert by_id(report(inputs, objects)["nodes"]["gpu-a"]["checks"], "plugin_restart")["status"] == "skip"
+    cm = objects["config_maps"][0]
+    cm["metadata"]["managedFields"] = [managed("kubectl-edit", "2026-01-10T09:30:00Z", CM_FIELDS)]
+    objects["nodes"][0]["metadata"]["managedFields"] = [
+        managed("kubectl-label", "2026-01-10T09:35:00.123456789Z",
+                {"f:metadata": {"f:labels": {"f:nvidia.com/device-plugin.config": {}}}})]
+    item = by_id(report(inputs, objects)["nodes"]["gpu-a"]["checks"], "plugin_restart")
+    assert item["status"] == "pass" and "config-manager switched the config and signalled the plugin" in item["detail"]
+
+
+def static_plugin_ds(mount_items=None):
+    """A plugin without config-manager: --config-file from a ConfigMap volume (a static manifest)."""
+    ds = plugin_ds(with_config=False)
+    spec = ds["spec"]["template"]["spec"]
+    ctr = spec["containers"][0]
+    ctr["env"] = [e for e in ctr["env"] if e["name"] != "CONFIG_FILE"]
+    ctr["args"] = ["--config-file", "/etc/nvidia-device-plugin/config.yaml"]
+    ctr["volumeMounts"] = [{"name": "plugin-config", "mountPath": "/etc/nvidia-device-plugin"}]
+    volume = {"name": "plugin-config", "configMap": {"name": CM}}
+    if mount_items:
+        volume["configMap"]["items"] = mount_items
+    spec["volumes"].append(volume)
+    return ds
+
+
+def test_plugin_config_from_a_configmap_without_config_manager(smi_capture):
+    inputs, objects = world(smi_capture)
+    objects["daemonsets"] = [static_plugin_ds(mount_items=[{"key": "rtx-4090", "path": "config.yaml"}])]
+    objects["nodes"][0]["metadata"]["labels"].pop(doctor.CONFIG_LABEL)
+    plugins = doctor.find_device_plugins(objects["daemonsets"])
+    assert (plugins[0]["config_file_map"], plugins[0]["config_file_key"]) == (CM, "rtx-4090")
+    assert doctor.plugin_reads(plugins)[0] == {"kind": "ConfigMap", "namespace": NS, "name": CM}
+    rep = report(inputs, objects)
+    item = by_id(rep["nodes"]["gpu-a"]["checks"], "plugin_config")
+    assert item["status"] == "pass", item
+    assert item["detail"] == ("ConfigMap nvidia-device-plugin/nvidia-device-plugin-configs key rtx-4090 (config file "
+                              "/etc/nvidia-device-plugin/config.yaml) is valid: sharing time-slicing")
+    assert by_id(rep["nodes"]["gpu-a"]["checks"], "capacity")["detail"] == "advertises nvidia.com/gpu=4, as planned"
+    # before: 'has no config ConfigMap: no sharing', and capacity planned 1 against the 4 advertised
+
+
+def test_plugin_config_file_key_missing_and_label_ignored(smi_capture):
+    inputs, objects = world(smi_capture)
+    objects["daemonsets"] = [static_plugin_ds()]
+    rep = report(inputs, objects)
+    item = by_id(rep["nodes"]["gpu-a"]["checks"], "plugin_config")
+    assert item["status"] == "fail"
+    assert "node label nvidia.com/device-plugin.config=rtx-4090 is set but" in item["detail"]
+    assert "every node gets ConfigMap nvidia-device-plugin/nvidia-device-plugin-configs key config.yaml" in item["detail"]
+    objects["nodes"][0]["metadata"]["labels"].pop(doctor.CONFIG_LABEL)
+    item = by_id(report(inputs, objects)["nodes"]["gpu-a"]["checks"], "plugin_config")
+    assert item["status"] == "fail"
+    assert "key config.yaml, which does not exist (keys: default, rtx-4090)" in item["detail"]
+    assert item["fix"] == ("name the key config.yaml in the ConfigMap, or point --config-file/CONFIG_FILE at one of: "
+                           "default, rtx-4090")
+
+
+def test_plugin_restart_without_config_manager(smi_capture):
+    inputs, objects = world(smi_capture)
+    objects["daemonsets"] = [static_plugin_ds(mount_items=[{"key": "rtx-4090", "path": "config.yaml"}])]
+    objects["config_maps"][0]["metadata"]["managedFields"] = [managed("kubectl-client-side-apply",
+                                                                      "2026-01-10T08:10:00Z", CM_FIELDS)]
+    for pod in objects["pods"]:
+        if pod["metadata"]["namespace"] == NS:
+            pod["status"]["containerStatuses"] = pod["status"]["containerStatuses"][1:]
+    item = by_id(report(inputs, objects)["nodes"]["gpu-a"]["checks"], "plugin_restart")
+    assert item["status"] == "fail"
+    assert item["detail"].endswith("(DaemonSet nvidia-device-plugin/nvidia-device-plugin has no config-manager)")
+
+
+def wsl_world(smi_capture, mode="mirrored", backend="vxlan", single=False):
+    inputs, objects = world(smi_capture)
+    inputs[1]["result"]["node"]["network"] = {"addresses": ["192.168.10.35"], "wsl_mode": mode,
+                                              "wsl_mode_source": "wslinfo --networking-mode", "node_ip": [],
+                                              "node_ip_source": None, "errors": []}
+    wsl = objects["nodes"][1]
+    wsl["metadata"]["annotations"] = {}
+    if backend:
+        wsl["metadata"]["annotations"].update({doctor.FLANNEL_BACKEND_ANNOTATION: backend,
+                                               doctor.FLANNEL_PUBLIC_IP_ANNOTATION: "192.168.10.35"})
+    if single:
+        objects["nodes"] = [wsl]
+    return inputs, objects
+
+
+@pytest.mark.parametrize("mode, backend, single, status, words", [
+    ("mirrored", "vxlan", False, "fail", "mirrored mode does not carry sockets the kernel creates (microsoft/WSL#10842)"),
+    ("mirrored", "wireguard", False, "fail", "with flannel backend wireguard (public-ip 192.168.10.35)"),
+    ("mirrored", "vxlan", True, "pass", "the only node: no pod traffic between nodes"),
+    ("mirrored", "host-gw", False, "pass", "WSL networking mirrored (wslinfo --networking-mode), flannel backend host-gw"),
+    ("nat", "vxlan", False, "fail", "the node's address 192.168.10.35 is private to the Windows host"),
+    ("bridged", "vxlan", False, "pass", "WSL networking bridged (wslinfo --networking-mode), flannel backend vxlan"),
+    ("mirrored", None, False, "skip", "not a flannel cluster"),
+    (None, "vxlan", False, "skip", "WSL networking mode unknown"),
+])
+def test_wsl_networking(smi_capture, mode, backend, single, status, words):
+    rep = report(*wsl_world(smi_capture, mode, backend, single))
+    item = by_id(rep["nodes"]["wsl-b"]["checks"], "wsl_networking")
+    assert item["status"] == status and words in item["detail"], item
+    assert item["layer"] == "node"
+    if status == "fail":
+        assert "windows_host_networking_mode: bridged" in item["fix"]
+        assert "networkingMode=bridged and vmSwitch=<switch>, then 'wsl --shutdown'" in item["fix"]
+    # a bare-metal node is not concerned
+    if not single:
+        assert by_id(rep["nodes"]["gpu-a"]["checks"], "wsl_networking")["detail"] == "not a WSL 2 node"
+
+
+def ip_world(smi_capture, registered="192.168.10.35", addresses=("192.168.10.35",), node_ip=(), internal=None):
+    inputs, objects = world(smi_capture)
+    inputs[1]["result"]["node"]["network"] = {
+        "addresses": list(addresses), "node_ip": list(node_ip), "wsl_mode": "bridged",
+        "node_ip_source": "/etc/rancher/k3s/config.yaml" if node_ip else None, "wsl_mode_source": "wslinfo", "errors": []}
+    wsl = objects["nodes"][1]
+    if registered:
+        wsl["metadata"]["annotations"] = {doctor.K3S_INTERNAL_IP_ANNOTATION: registered}
+    wsl["status"]["addresses"] = [{"type": "InternalIP", "address": internal or (registered or "").split(",")[0]},
+                                  {"type": "Hostname", "address": "k3s-wsl"}]
+    return inputs, objects
+
+
+@pytest.mark.parametrize("kwargs, status, words, fix", [
+    ({}, "pass", "node k3s-wsl registered as 192.168.10.35, an address of the node; node-ip not pinned", ""),
+    ({"node_ip": ["192.168.10.35"]}, "pass", "node-ip pinned in /etc/rancher/k3s/config.yaml", ""),
+    ({"node_ip": ["192.168.10.35"], "addresses": ["172.28.141.7"]}, "fail",
+     "node-ip 192.168.10.35 in /etc/rancher/k3s/config.yaml is not an address of the node any more (it has "
+     "172.28.141.7)", "set cluster_join_node_ip to it"),
+    ({"addresses": ["172.28.141.7", "fd00::7"], "registered": "172.28.130.2"}, "fail",
+     "node k3s-wsl registered as 172.28.130.2 (k3s.io/internal-ip, InternalIP 172.28.130.2) but has 172.28.141.7, "
+     "fd00::7 now: the API server and the other nodes still use 172.28.130.2",
+     "systemctl restart k3s-agent (it registers its current address)"),
+    ({"addresses": ["192.168.10.35", "192.168.10.36"], "node_ip": ["192.168.10.36"]}, "fail",
+     "node-ip 192.168.10.36 in /etc/rancher/k3s/config.yaml, but node k3s-wsl registered as 192.168.10.35: k3s was "
+     "not restarted after node-ip changed", "restart k3s so it registers node-ip 192.168.10.36: systemctl restart k3s-agent"),
+    ({"registered": None}, "skip", "has no k3s.io/internal-ip annotation: not a k3s node", ""),
+])
+def test_node_ip_drift(smi_capture, kwargs, status, words, fix):
+    item = by_id(report(*ip_world(smi_capture, **kwargs))["nodes"]["wsl-b"]["checks"], "node_ip")
+    assert item["status"] == status and words in item["detail"], item
+    assert fix in item["fix"]
+    if status == "fail" and "restarted" not in words:
+        assert "NAT gives the VM a new address at every start" in item["fix"]
+
+
+def test_node_ip_without_network_probe(smi_capture):
+    inputs, objects = ip_world(smi_capture)
+    inputs[1]["result"]["node"].pop("network")
+    item = by_id(report(inputs, objects)["nodes"]["wsl-b"]["checks"], "node_ip")
+    assert item["status"] == "skip" and "module predates this check" in item["detail"]
+
+
+def test_parse_time_and_config_map_changed():
+    assert doctor.parse_time("2026-01-10T09:35:00.123456789Z").isoformat() == "2026-01-10T09:35:00.123456+00:00"
+    assert doctor.parse_time("") is None and doctor.parse_time("yesterday") is None
+    cm = configmap({"a": "b"})
+    assert doctor.config_map_changed(cm) == (None, None)
+    cm["metadata"]["creationTimestamp"] = "2026-01-10T07:00:00Z"
+    assert doctor.config_map_changed(cm)[1] == "creation"
+    cm["metadata"]["managedFields"] = [managed("a", "2026-01-10T08:00:00Z", {"f:data": {}}),
+                                       managed("b", "2026-01-10T09:00:00Z", {"f:binaryData": {}}),
+                                       managed("c", "2026-01-10T10:00:00Z", {"f:metadata": {}})]
+    assert doctor.config_map_changed(cm)[1] == "b"
+
+
+def test_plugin_config_default_name_missing_and_unlabelled_node(smi_capture):
+    """The default config name (DEFAULT_CONFIG / Helm config.default) and a node without the label."""
+    inputs, objects = world(smi_capture)
+    ds = plugin_ds()
+    for container in ds["spec"]["template"]["spec"]["initContainers"] + ds["spec"]["template"]["spec"]["containers"]:
+        for env in container.get("env") or []:
+            if env["name"] == "DEFAULT_CONFIG":
+                env["value"] = "time-sliced"
+    objects["daemonsets"] = [ds]
+    objects["nodes"][0]["metadata"]["labels"].pop(doctor.CONFIG_LABEL)
+    rep = report(inputs, objects)
+    item = by_id(rep["nodes"]["gpu-a"]["checks"], "plugin_config")
+    assert item["status"] == "fail"
+    assert item["detail"] == ("config-manager: 'specified config time-sliced does not exist (DEFAULT_CONFIG)' (ConfigMap "
+                              "nvidia-device-plugin/nvidia-device-plugin-configs keys: default, rtx-4090)")
+    assert item["fix"].startswith("the default config name time-sliced (DEFAULT_CONFIG; Helm config.default, GPU "
+                                  "operator devicePlugin.config.default) is not a key: add key time-sliced")
+    # no default: fallback 'named' picks key default (no sharing); capacity stays at the GPU count
+    objects["daemonsets"] = [plugin_ds()]
+    objects["nodes"][0]["status"]["allocatable"]["nvidia.com/gpu"] = "1"
+    objects["nodes"][0]["status"]["capacity"]["nvidia.com/gpu"] = "1"
+    rep = report(inputs, objects)
+    item = by_id(rep["nodes"]["gpu-a"]["checks"], "plugin_config")
+    assert item["status"] == "pass"
+    assert item["detail"].endswith("key default (fallback named) is valid: sharing none; node gpu-a has no label "
+                                   "nvidia.com/device-plugin.config, so keys that share the GPU (rtx-4090) are not used: "
+                                   "label it to use one")
+    assert by_id(rep["nodes"]["gpu-a"]["checks"], "capacity")["status"] == "pass"

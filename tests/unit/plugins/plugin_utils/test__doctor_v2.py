@@ -132,7 +132,7 @@ def test_healthy_windows_host():
     rows, facts = windows_rows()
     assert [r["status"] for r in rows.values()] == ["pass"] * 4
     assert list(rows) == list(doctor.WINDOWS_CHECK_IDS)
-    assert "bridged on Hyper-V switch WSLBridge" in rows["wsl_networking"]["detail"]
+    assert "bridged on Hyper-V switch WSLBridge" in rows["wslconfig_networking"]["detail"]
     assert "starts at logon of GAMING-PC\\gamer" in rows["wsl_keepalive"]["detail"]
     assert facts == {"host": "gaming-desktop", "read": True, "wslconfig": WSLCONFIG, "networking_mode": "bridged",
                      "vm_idle_timeout": "-1", "keepalive_task": TASK}
@@ -155,8 +155,8 @@ def test_idle_timeout_not_minus_one(text, detail):
 def test_no_wslconfig_at_all():
     rows, dummy = windows_rows(slurp={"failed": True, "msg": "Path C:\\Users\\gamer\\.wslconfig is not found"})
     assert rows["wsl_idle_timeout"]["detail"].startswith("%s does not exist: WSL's default" % WSLCONFIG)
-    assert rows["wsl_networking"]["status"] == "fail"
-    assert "no networkingMode (WSL's default, nat)" in rows["wsl_networking"]["detail"]
+    assert rows["wslconfig_networking"]["status"] == "fail"
+    assert "no networkingMode (WSL's default, nat)" in rows["wslconfig_networking"]["detail"]
 
 
 @pytest.mark.parametrize("task, detail, fix", [
@@ -194,8 +194,8 @@ def test_keepalive_at_boot_when_asked():
 ], ids=["nat", "mirrored", "bridged-no-switch", "not-what-the-role-wrote", "old-name"])
 def test_networking_mode(text, expected, status, detail):
     rows, facts = windows_rows(slurp=slurped(text), expected={"networking_mode": expected})
-    assert rows["wsl_networking"]["status"] == status
-    assert detail in rows["wsl_networking"]["detail"]
+    assert rows["wslconfig_networking"]["status"] == status
+    assert detail in rows["wslconfig_networking"]["detail"]
 
 
 def test_unreachable_windows_host_is_not_checked_and_unparsable_wslconfig_fails():
