@@ -93,8 +93,8 @@ def test_healthy_bare_metal_node_passes_everything(smi_capture):
     assert all(c["fix"] == "" for c in result["checks"])
     assert result["nvidia"]["gpus"][0]["compute_capability"] == "8.9"  # CSV merged
     assert result["node"] == {"hostname": "gpu-node", "wsl": False, "engine": "containerd",
-                              "runtimes": ["nvidia", "runc"], "default_runtime": "runc", "toolkit": None}
-                              "runtimes": ["nvidia", "runc"], "default_runtime": "runc", "network": None}
+                              "runtimes": ["nvidia", "runc"], "default_runtime": "runc", "toolkit": None,
+                              "network": None}
     assert "driver 535.86.05, CUDA 12.2, 1 GPU: NVIDIA GeForce RTX 4090" in by_id(result["checks"], "nvidia_smi")["detail"]
     assert "GPU pods need runtimeClassName: nvidia" in by_id(result["checks"], "default_runtime")["detail"]
 

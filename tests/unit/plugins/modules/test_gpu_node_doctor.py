@@ -39,9 +39,6 @@ NVIDIA_DROPIN = """
 """
 SYSTEMCTL_CONTAINERD = ("Id=containerd.service\nLoadState=loaded\nActiveState=active\nSubState=running\n"
                         "ExecMainStartTimestampMonotonic=%d\nActiveEnterTimestampMonotonic=0\n")
-READ_ONLY_COMMANDS = {("nvidia-smi", "-q"), ("nvidia-smi", "--query-gpu=pci.bus_id,compute_cap"),
-                      ("containerd", "config"), ("containerd", "--config"), ("systemctl", "show"), ("docker", "info"),
-                      ("dpkg-query", "-W"), ("rpm", "-q"), ("nvidia-ctk", "--version")}
 # /proc/net/fib_trie and /proc/net/if_inet6 of a host with eth0 192.168.10.35/24 (Linux 6.1, trimmed)
 FIB_TRIE = """Main:
   +-- 0.0.0.0/0 3 0 5
@@ -68,8 +65,10 @@ Local:
 IF_INET6 = ("00000000000000000000000000000001 01 80 10 80       lo\n"
             "fd000000000000000000000000000023 02 40 00 00     eth0\n"
             "fe80000000000000021122fffe334455 02 40 20 80     eth0\n")
-READ_ONLY_COMMANDS = {("wslinfo", "--networking-mode"), ("nvidia-smi", "-q"), ("nvidia-smi", "--query-gpu=pci.bus_id,compute_cap"),
-                      ("containerd", "config"), ("containerd", "--config"), ("systemctl", "show"), ("docker", "info")}
+READ_ONLY_COMMANDS = {("wslinfo", "--networking-mode"), ("nvidia-smi", "-q"),
+                      ("nvidia-smi", "--query-gpu=pci.bus_id,compute_cap"), ("containerd", "config"),
+                      ("containerd", "--config"), ("systemctl", "show"), ("docker", "info"), ("dpkg-query", "-W"),
+                      ("rpm", "-q"), ("nvidia-ctk", "--version")}
 
 
 def fixture_text(name):
@@ -175,7 +174,7 @@ def test_healthy_containerd_node(node):
     assert result["ok"] is True and result["summary"] == {"pass": 8, "fail": 0, "skip": 0}
     assert result["node"] == {"hostname": "gpu-node-1", "wsl": False, "engine": "containerd",
                               "runtimes": ["nvidia", "runc"], "default_runtime": "runc",
-                              "toolkit": {"version": None, "package_version": None, "source": None, "searched": []}}
+                              "toolkit": {"version": None, "package_version": None, "source": None, "searched": []},
                               "network": {"addresses": ["192.168.10.35", "fd00::23"], "node_ip": [],
                                           "node_ip_source": None, "wsl_mode": None, "wsl_mode_source": None,
                                           "errors": []}}
@@ -329,6 +328,8 @@ def test_toolkit_version_from_dpkg_then_nvidia_ctk(node):
     assert result["node"]["toolkit"]["version"] == "1.18.0"
     assert result["node"]["toolkit"]["source"] == "/usr/local/nvidia/toolkit/nvidia-ctk --version"
     assert_read_only(node)
+
+
 def test_network_probe_on_a_wsl_k3s_node(node, smi_capture):
     """wslinfo answers the networking mode; node-ip comes from config.yaml, a drop-in and the unit (flag wins)."""
     node.bins.pop("nvidia-smi")
