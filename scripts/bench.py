@@ -72,6 +72,39 @@ def site(inv, label, results):
         f.write(output)
 
 
+# --- per-host work on the rerun: tasks (ok + skipped from the recap) and remote module calls ---------------------
+def tasks_per_host(output):
+    """host -> {ok, skipped, tasks} from the PLAY RECAP of one run (localhost, the kube_api play, left out)."""
+    out = {}
+    for host, ok, skipped in re.findall(r"^(\S+)\s+: ok=(\d+)\s+changed=\d+\s+unreachable=\d+\s+failed=\d+\s+"
+                                        r"skipped=(\d+)", output.split("PLAY RECAP")[-1], re.M):
+        if host != "localhost":
+            out[host] = {"ok": int(ok), "skipped": int(skipped), "tasks": int(ok) + int(skipped)}
+    return out
+
+
+def module_calls(inv, hosts):
+    """Remote round trips per host on a rerun (-vvv: one `SSH: EXEC` per module run or command) and the modules run
+    (`Using module file`, divided by the number of hosts). An extra, untimed run."""
+    output = run(["ansible-playbook", "-vvv", "-i", inv, "playbooks/site.yml", "--skip-tags", "windows_host"])[1]
+    execs = dict((host, len(re.findall(r"^<%s> SSH: EXEC" % re.escape(host), output, re.M))) for host in hosts)
+    # a module's name, then the host it runs on: the next `<host>` line (forks may interleave: an estimate)
+    modules, pending = {}, []
+    for line in output.splitlines():
+        found = re.match(r"Using module file \S+/([^/\s]+)\.py", line)
+        if found:
+            pending.append(found.group(1))
+            continue
+        found = re.match(r"<([^>]+)> ", line)
+        if found and pending:
+            name = pending.pop(0)
+            if found.group(1) in hosts:
+                modules[name] = modules.get(name, 0) + 1
+    per_host = dict((name, round(count / float(len(hosts)), 2)) for name, count in sorted(modules.items()))
+    return {"remote_execs_per_host": execs, "modules_per_host": per_host,
+            "module_calls_per_host": round(sum(modules.values()) / float(len(hosts)), 2)}
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     # The bench recreates its nodes: SSH control masters of an earlier run would multiplex onto
@@ -89,6 +122,12 @@ def main():
     print("bench: ping3   %6.1fs" % seconds)
     site(inv3, "first3", results)
     site(inv3, "rerun3", results)
+    with open(os.path.join(OUT, "rerun3.log")) as f:
+        results["rerun3"]["per_host"] = tasks_per_host(f.read())
+    results["rerun3"].update(module_calls(inv3, nodes3))
+    print("bench: rerun3 per host: %s" % json.dumps(results["rerun3"]["per_host"], sort_keys=True))
+    print("bench: rerun3 module calls per host %.2f: %s" % (results["rerun3"]["module_calls_per_host"],
+                                                           json.dumps(results["rerun3"]["modules_per_host"])))
 
     run(["scripts/lab.sh", "up"] + [n for n in nodes9 if n not in nodes3])
     run(["ansible-playbook", "-i", inv9, "lab/prepare.yml", "--limit", ",".join(n for n in nodes9 if n not in nodes3)])
