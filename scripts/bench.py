@@ -5,6 +5,10 @@ Measures, in one run (wall-clock seconds, one run each, on this machine):
   first3    the first site.yml run on 3 fresh nodes
   rerun3    the rerun on the same nodes (must report changed=0)
   rerun9    the rerun on 9 nodes (after a first run on them)
+  floor3    a play of the rerun's shape on the 3 nodes (as many tasks per host, as many of them
+            ping module calls, the rest skipped no-ops): what Ansible alone costs for it
+The rerun's tasks per host (ok + skipped, from the recap) and remote module calls per host
+(one extra -vvv rerun, untimed) are printed and written too.
 and prints and writes the ratios to .cache/bench/bench.json.
 Aims: rerun3 <= 6 x ping3; rerun9 <= 1.8 x rerun3.
 Nodes are reached over SSH with pipelining (scripts/lab_inventory.py); `--podman` measures
@@ -105,6 +109,25 @@ def module_calls(inv, hosts):
             "module_calls_per_host": round(sum(modules.values()) / float(len(hosts)), 2)}
 
 
+# --- the floor: the rerun's shape (tasks and module calls per host) with nothing in it ----------------------------
+def floor(inv, tasks, calls, results):
+    """Time one play on the same nodes with ``calls`` ping module calls and ``tasks - calls`` skipped no-op tasks per
+    host: what ansible itself costs for a rerun of that shape, whatever the roles do."""
+    path = os.path.join(OUT, "floor.yml")
+    lines = ["---", "- name: Floor - %d tasks per host, %d of them module calls" % (tasks, calls),
+             "  hosts: gpu_nodes", "  gather_facts: false", "  tasks:"]
+    for i in range(calls):
+        lines += ["    - name: Module call %d" % i, "      ansible.builtin.ping:"]
+    for i in range(max(tasks - calls, 0)):
+        lines += ["    - name: No-op %d" % i, "      ansible.builtin.debug:", "        msg: none",
+                  "      when: false"]
+    with open(path, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    seconds = run(["ansible-playbook", "-i", inv, path])[0]
+    results["floor3"] = {"seconds": round(seconds, 2), "tasks_per_host": tasks, "module_calls_per_host": calls}
+    print("bench: floor3  %6.1fs (%d tasks per host, %d module calls)" % (seconds, tasks, calls))
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     # The bench recreates its nodes: SSH control masters of an earlier run would multiplex onto
@@ -129,6 +152,11 @@ def main():
     print("bench: rerun3 module calls per host %.2f: %s" % (results["rerun3"]["module_calls_per_host"],
                                                            json.dumps(results["rerun3"]["modules_per_host"])))
 
+    per_host = list(results["rerun3"]["per_host"].values())
+    if per_host:
+        floor(inv3, max(h["tasks"] for h in per_host), int(round(results["rerun3"]["module_calls_per_host"])),
+              results)
+
     run(["scripts/lab.sh", "up"] + [n for n in nodes9 if n not in nodes3])
     run(["ansible-playbook", "-i", inv9, "lab/prepare.yml", "--limit", ",".join(n for n in nodes9 if n not in nodes3)])
     site(inv9, "first9", results)
@@ -139,6 +167,9 @@ def main():
         "rerun3_over_ping3": round(results["rerun3"]["seconds"] / results["ping3"]["seconds"], 2),
         "rerun9_over_rerun3": round(results["rerun9"]["seconds"] / results["rerun3"]["seconds"], 2),
     }
+    if "floor3" in results:
+        results["ratios"]["floor3_over_ping3"] = round(results["floor3"]["seconds"] / results["ping3"]["seconds"], 2)
+        results["ratios"]["rerun3_over_floor3"] = round(results["rerun3"]["seconds"] / results["floor3"]["seconds"], 2)
     results["aims"] = {"rerun3_over_ping3": 6.0, "rerun9_over_rerun3": 1.8}
     results["connection"] = CONNECTION
     results["rerun_changed_zero"] = results["rerun3"]["changed"] == 0 and results["rerun9"]["changed"] == 0
