@@ -7,6 +7,7 @@ Measures, in one run (wall-clock seconds, one run each, on this machine):
   rerun9    the rerun on 9 nodes (after a first run on them)
   floor3    a play of the rerun's shape on the 3 nodes (as many tasks per host, as many of them
             ping module calls, the rest skipped no-ops): what Ansible alone costs for it
+  floor9    the same play on the 9 nodes (floor9/floor3: how Ansible alone scales from 3 to 9)
 The rerun's tasks per host (ok + skipped, from the recap) and remote module calls per host
 (one extra -vvv rerun, untimed) are printed and written too.
 and prints and writes the ratios to .cache/bench/bench.json.
@@ -110,7 +111,7 @@ def module_calls(inv, hosts):
 
 
 # --- the floor: the rerun's shape (tasks and module calls per host) with nothing in it ----------------------------
-def floor(inv, tasks, calls, results):
+def floor(inv, tasks, calls, results, label="floor3"):
     """Time one play on the same nodes with ``calls`` ping module calls and ``tasks - calls`` skipped no-op tasks per
     host: what ansible itself costs for a rerun of that shape, whatever the roles do."""
     path = os.path.join(OUT, "floor.yml")
@@ -124,8 +125,8 @@ def floor(inv, tasks, calls, results):
     with open(path, "w") as f:
         f.write("\n".join(lines) + "\n")
     seconds = run(["ansible-playbook", "-i", inv, path])[0]
-    results["floor3"] = {"seconds": round(seconds, 2), "tasks_per_host": tasks, "module_calls_per_host": calls}
-    print("bench: floor3  %6.1fs (%d tasks per host, %d module calls)" % (seconds, tasks, calls))
+    results[label] = {"seconds": round(seconds, 2), "tasks_per_host": tasks, "module_calls_per_host": calls}
+    print("bench: %-7s %6.1fs (%d tasks per host, %d module calls)" % (label, seconds, tasks, calls))
 
 
 def main():
@@ -161,6 +162,8 @@ def main():
     run(["ansible-playbook", "-i", inv9, "lab/prepare.yml", "--limit", ",".join(n for n in nodes9 if n not in nodes3)])
     site(inv9, "first9", results)
     site(inv9, "rerun9", results)
+    if "floor3" in results:
+        floor(inv9, results["floor3"]["tasks_per_host"], results["floor3"]["module_calls_per_host"], results, "floor9")
     run(["scripts/lab.sh", "down"] + nodes9, check=False)
 
     results["ratios"] = {
@@ -170,6 +173,8 @@ def main():
     if "floor3" in results:
         results["ratios"]["floor3_over_ping3"] = round(results["floor3"]["seconds"] / results["ping3"]["seconds"], 2)
         results["ratios"]["rerun3_over_floor3"] = round(results["rerun3"]["seconds"] / results["floor3"]["seconds"], 2)
+    if "floor9" in results:
+        results["ratios"]["floor9_over_floor3"] = round(results["floor9"]["seconds"] / results["floor3"]["seconds"], 2)
     results["aims"] = {"rerun3_over_ping3": 6.0, "rerun9_over_rerun3": 1.8}
     results["connection"] = CONNECTION
     results["rerun_changed_zero"] = results["rerun3"]["changed"] == 0 and results["rerun9"]["changed"] == 0
