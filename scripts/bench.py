@@ -163,8 +163,8 @@ def main():
         results["rerun3"]["per_host"] = tasks_per_host(f.read())
     results["rerun3"].update(module_calls(inv3, nodes3))
     print("bench: rerun3 per host: %s" % json.dumps(results["rerun3"]["per_host"], sort_keys=True))
-    print("bench: rerun3 module calls per host %.2f: %s" % (results["rerun3"]["module_calls_per_host"],
-                                                           json.dumps(results["rerun3"]["modules_per_host"])))
+    print("bench: rerun3 module calls per host %.2f: %s"
+          % (results["rerun3"]["module_calls_per_host"], json.dumps(results["rerun3"]["modules_per_host"])))
 
     per_host = list(results["rerun3"]["per_host"].values())
     if per_host:
