@@ -31,8 +31,8 @@ def default_cache_path(environ=None):
 def identity(path, stat_fn=os.stat):
     """The key under which the digest of ``path`` is cached (raises OSError when it cannot be stat'ed)."""
     info = stat_fn(path)
-    return "%s|%d|%d|%d|%d|%d" % (os.path.realpath(path), info.st_dev, info.st_ino, info.st_size,
-                                   info.st_mtime_ns, info.st_ctime_ns)
+    fields = (os.path.realpath(path), info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
+    return "%s|%d|%d|%d|%d|%d" % fields
 
 
 def compute_sha256(path):
