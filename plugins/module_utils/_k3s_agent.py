@@ -17,9 +17,11 @@ placeholder instead of its text, both before and after.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
+import shutil
 import stat
 import tempfile
 
@@ -35,6 +37,8 @@ RECORD_DIR = "/var/lib/homelab-gpu-node"
 RECORD_PATH = "/var/lib/homelab-gpu-node/cluster_join.json"
 # A k3s server on this host: a server is already a node, an agent must not be added.
 SERVER_UNIT = "/etc/systemd/system/k3s.service"
+
+SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
 HIDDEN = "(the join token, not shown)\n"
 
@@ -161,6 +165,26 @@ def plan_present(desired, state, secret_paths=(TOKEN_PATH,)):
     return changes
 
 
+def binary_change(path, have, want_sha256, have_sha256, source=None):
+    """The change installing the k3s binary (root 0755) whose sha256 is ``want_sha256``, or None.
+
+    ``have`` is :func:`read_state`'s entry for ``path``, ``have_sha256`` its sha256 (None when missing).
+    ``source`` is a file on the node holding the new binary (sent by the action plugin); a content change
+    without it carries ``source: None`` (the caller sends the file first, or only reports in check mode).
+    """
+    if have.get("exists") and have.get("type") != "file":
+        raise K3sAgentError("%s exists and is not a regular file (%s): move it away first" % (path, have.get("type")))
+    content = not have.get("exists") or have_sha256 != want_sha256
+    meta = have.get("exists") and (have.get("mode") != 0o755 or have.get("uid") != 0 or have.get("gid") != 0)
+    if not content and not meta:
+        return None
+    change = {"path": path, "action": "create" if not have.get("exists") else ("update" if content else "mode"),
+              "mode": "0755", "secret": False}
+    if content:
+        change.update(source=source, sha256=want_sha256, before_sha256=have_sha256)
+    return change
+
+
 def missing_dirs(dirs, state):
     """The directories of ``dirs`` that do not exist (they will be created, root 0755); refuses non-directories."""
     out = []
@@ -241,6 +265,15 @@ def diff_entries(changes, removed=()):
     """``--diff`` entries for the changes; the token file's text is a placeholder on both sides."""
     out = []
     for change in changes:
+        if "sha256" in change:
+            # a binary: its checksums, not its bytes
+            out.append({
+                "before_header": change["path"] if change["action"] != "create" else "%s (absent)" % change["path"],
+                "after_header": change["path"],
+                "before": "sha256 %s\n" % change["before_sha256"] if change.get("before_sha256") else "",
+                "after": "sha256 %s\n" % change["sha256"],
+            })
+            continue
         if "text" not in change:
             continue
         secret = change["secret"]
@@ -284,6 +317,45 @@ def read_state(paths, text_paths, lstat=os.lstat):
     return out
 
 
+def file_sha256(path):
+    """The sha256 (hex) of the file at ``path``, or None when it does not exist."""
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    except FileNotFoundError:
+        return None
+    return digest.hexdigest()
+
+
+def install_file(source, path, mode, sha256, uid=0, gid=0):
+    """Copy the file ``source`` to ``path`` atomically (a temporary file with ``mode`` in the same directory, then
+    renamed over), after checking that it holds ``sha256``: a damaged transfer never replaces the binary."""
+    actual = file_sha256(source)
+    if actual != sha256:
+        raise K3sAgentError("the k3s binary sent to %s has sha256 %s, expected %s; %s is unchanged"
+                            % (source, actual, sha256, path))
+    directory = os.path.dirname(path) or "."
+    fd, tmp = tempfile.mkstemp(prefix=".%s." % os.path.basename(path), suffix=".tmp", dir=directory)
+    try:
+        os.fchmod(fd, mode)
+        if (os.fstat(fd).st_uid, os.fstat(fd).st_gid) != (uid, gid):
+            os.fchown(fd, uid, gid)
+        with os.fdopen(fd, "wb") as handle, open(source, "rb") as src:
+            fd = None
+            shutil.copyfileobj(src, handle, 1 << 20)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if fd is not None:
+            os.close(fd)
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
 def write_file(path, text, mode, uid=0, gid=0):
     """Write ``text`` to ``path`` atomically: a temporary file in the same directory, created with ``mode`` (so a
     secret is never readable by others, not even for a moment), owned by uid:gid, synced, then renamed over."""
@@ -325,7 +397,9 @@ def apply_present(dirs, changes, uid=0, gid=0, done=None):
         done.append(path)
     for change in changes:
         mode = int(change["mode"], 8)
-        if "text" in change:
+        if "sha256" in change:
+            install_file(change["source"], change["path"], mode, change["sha256"], uid, gid)
+        elif "text" in change:
             write_file(change["path"], change["text"], mode, uid, gid)
         else:
             set_meta(change["path"], mode, uid, gid)

@@ -49,6 +49,25 @@ options:
     description: The k3s binary the unit runs; installed by the caller.
     type: path
     default: /usr/local/bin/k3s
+  binary_source:
+    description:
+      - Path B(on the controller) of the k3s binary to install at O(binary) (root, mode 0755), for example an airgap
+        artifact. Requires O(binary_sha256).
+      - The action plugin first lets the module compare the node's O(binary) with O(binary_sha256) and sends the file
+        only when it differs, in the same task; the module checks the sent copy's sha256 and renames it into place
+        atomically. A change of the binary owes a restart like a change of the other files.
+      - The controller's file is checked against O(binary_sha256) before it is sent; its sha256 is cached by path,
+        size, inode, mtime and ctime (C(~/.cache/homelab.gpu_node/sha256.json)), so an unchanged artifact is not read
+        again on the next run.
+      - When omitted, O(binary) is installed by the caller (for example downloaded with M(ansible.builtin.get_url)).
+    type: path
+  binary_sha256:
+    description: The sha256 (64 hex digits) of O(binary_source). Required with O(binary_source).
+    type: str
+  binary_sent:
+    description:
+      - Set by the action plugin, not by users; the temporary copy of O(binary_source) on the node.
+    type: path
   binary_missing:
     description:
       - Whether O(binary) was missing when the caller started (it installs it right after this call, or did just
@@ -140,6 +159,11 @@ restart_pending:
   description: Whether O(service) must be restarted to run the files on disk (O(state=present)).
   returned: always
   type: bool
+binary_needed:
+  description: Set by the module when O(binary) differs from O(binary_sha256) and the file was not sent yet; the action
+    plugin sends it and calls the module again (nothing was written by that first call).
+  returned: always
+  type: bool
 stale_files:
   description: Files that changed after O(service) last started.
   returned: always
@@ -173,6 +197,9 @@ def argument_spec():
         token=dict(type="str", no_log=True),
         config=dict(type="dict"),
         binary=dict(type="path", default=agent.BINARY),
+        binary_source=dict(type="path"),
+        binary_sha256=dict(type="str"),
+        binary_sent=dict(type="path"),
         binary_missing=dict(type="bool"),
         service=dict(type="str", default=agent.SERVICE),
         config_path=dict(type="path", default=agent.CONFIG_PATH),
@@ -184,11 +211,12 @@ def argument_spec():
 
 def main():
     module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True,
-                           required_if=[("state", "present", ("token", "config"))])
+                           required_if=[("state", "present", ("token", "config"))],
+                           required_together=[("binary_source", "binary_sha256")])
     p = module.params
     files = (p["unit_path"], p["config_path"], p["token_path"])
     result = dict(changed=False, files=[], created_dirs=[], removed=[], record={}, restart_pending=False,
-                  stale_files=[], service=None)
+                  stale_files=[], service=None, binary_needed=False)
     done = []
     try:
         if p["state"] == "present":
@@ -227,6 +255,18 @@ def present(module, p, files, result, done):
     new_dirs = agent.missing_parents(files, lambda d: state.get(d) or agent.read_state([d], ())[d])
     record_dirs = agent.missing_parents([p["record_path"]], lambda d: state.get(d) or agent.read_state([d], ())[d])
     changes = agent.plan_present(desired, state, secret_paths=(p["token_path"],))
+    if p["binary_sha256"]:
+        want = p["binary_sha256"].lower()
+        if not agent.SHA256.match(want):
+            raise agent.K3sAgentError("binary_sha256 must be 64 hex digits, not %r" % p["binary_sha256"])
+        binary_state = state[p["binary"]]
+        have_sha = agent.file_sha256(p["binary"]) if binary_state.get("type") == "file" else None
+        binary = agent.binary_change(p["binary"], binary_state, want, have_sha, p["binary_sent"])
+        if binary and "sha256" in binary and not p["binary_sent"] and not module.check_mode:
+            # the action plugin sends the file and calls again; nothing is written before that
+            result["binary_needed"] = True
+            return
+        changes = ([binary] if binary else []) + changes
 
     previous_text = state[p["record_path"]].get("text") if state[p["record_path"]].get("exists") else None
     binary_missing = p["binary_missing"] if p["binary_missing"] is not None else not state[p["binary"]]["exists"]
@@ -242,7 +282,7 @@ def present(module, p, files, result, done):
     result["service"] = dict(active=service["active"], enabled=service["enabled"]) if service else None
     result["stale_files"] = stale
     # a new owner or mode alone does not change what the agent reads
-    content_changed = any("text" in c for c in changes)
+    content_changed = any("text" in c or "sha256" in c for c in changes)
     result["restart_pending"] = content_changed or bool(stale)
     result["changed"] = bool(changes or record_change or new_dirs)
     all_changes = changes + ([record_change] if record_change else [])

@@ -48,6 +48,15 @@ options:
         RV(ansible_facts.nvidia.present=false).
     type: bool
     default: false
+  host:
+    description:
+      - Also return the few host facts the collection's roles read, under the names C(setup) gives them
+        (C(kernel), C(architecture), C(nodename), C(os_family), C(distribution), C(distribution_version),
+        C(distribution_major_version), C(python), C(service_mgr), C(pkg_mgr) and the others of those subsets),
+        computed by ansible's own fact collectors; a role then needs no separate C(setup) call.
+      - They are returned also when the module fails (a driver/library version mismatch).
+    type: bool
+    default: false
   query_compute_capability:
     description:
       - Run the extra C(--query-gpu=pci.bus_id,compute_cap) query when the XML lacks the compute capability.
@@ -323,6 +332,8 @@ from ansible_collections.homelab.gpu_node.plugins.module_utils._pci import (
     read_pci_devices,
 )
 
+from ansible_collections.homelab.gpu_node.plugins.module_utils._host_facts import gather_host_facts
+
 # the driver works but there is no GPU to describe: not an error unless required
 _ABSENT_REASONS = ("no_devices",)
 
@@ -331,6 +342,7 @@ def argument_spec():
     return dict(
         nvidia_smi_path=dict(type="path"),
         required=dict(type="bool", default=False),
+        host=dict(type="bool", default=False),
         query_compute_capability=dict(type="bool", default=True),
     )
 
@@ -410,11 +422,12 @@ def gather(module, wsl):
 
 def main():
     module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
+    host = gather_host_facts(module) if module.params["host"] else {}
     try:
         facts = gather(module, _detect_wsl())
     except NvidiaSmiError as exc:
-        module.fail_json(msg=str(exc), reason=exc.reason)
-    module.exit_json(changed=False, ansible_facts={"nvidia": facts})
+        module.fail_json(msg=str(exc), reason=exc.reason, ansible_facts=host)
+    module.exit_json(changed=False, ansible_facts=dict(host, nvidia=facts))
 
 
 if __name__ == "__main__":

@@ -13,7 +13,6 @@ token or anything derived from it.
 
 from __future__ import annotations
 
-import hashlib
 import ipaddress
 import os
 import re
@@ -24,6 +23,7 @@ except ImportError:  # pragma: no cover - Python 2 is not supported
     urlsplit = None
 
 from ansible_collections.homelab.gpu_node.plugins.plugin_utils import _node_labels as nl
+from ansible_collections.homelab.gpu_node.plugins.plugin_utils._file_digest import cached_sha256
 
 _DNS_LABEL = r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?"
 _DNS_NAME = re.compile(r"^%s(\.%s)*$" % (_DNS_LABEL, _DNS_LABEL), re.IGNORECASE)
@@ -199,11 +199,8 @@ class ControllerFiles(object):
             return handle.read()
 
     def sha256(self, path):
-        digest = hashlib.sha256()
-        with open(path, "rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
-        return digest.hexdigest()
+        # cached by the file's identity: the ~60 MB artifact is not read again on every run and node
+        return cached_sha256(path)
 
 
 def join_plan(i, files=None):

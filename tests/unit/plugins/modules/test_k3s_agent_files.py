@@ -219,3 +219,59 @@ def test_a_write_error_says_what_was_done_before_it(paths, monkeypatch):
     assert "done before the error: " in result["msg"] and paths["config_path"] in result["msg"]
     assert paths["record_path"] not in result["msg"].split("done before the error")[1]
     assert TOKEN not in json.dumps(result)
+
+
+# --- the binary (binary_source / binary_sha256; the action plugin sends the file as binary_sent) ---------------------
+
+BINARY_BYTES = b"#!/bin/sh\necho k3s stand-in\n"
+BINARY_SHA = __import__("hashlib").sha256(BINARY_BYTES).hexdigest()
+
+
+def binary_args(tmp_path, sent=False, data=BINARY_BYTES):
+    args = {"binary_source": "/controller/k3s", "binary_sha256": BINARY_SHA}
+    if sent:
+        path = tmp_path / "sent-k3s"
+        path.write_bytes(data)
+        args["binary_sent"] = str(path)
+    return args
+
+
+def test_a_differing_binary_is_asked_for_first_and_nothing_is_written(paths, tmp_path):
+    result = run(paths, **binary_args(tmp_path))
+    assert result["binary_needed"] is True and result["changed"] is False
+    assert not os.path.exists(paths["binary"]) and not os.path.exists(paths["config_path"])
+
+
+def test_the_sent_binary_is_installed_with_the_files_then_a_rerun_changes_nothing(paths, tmp_path):
+    result = run(paths, **binary_args(tmp_path, sent=True))
+    assert result["changed"] and result["restart_pending"] and not result["binary_needed"]
+    assert result["files"][0] == {"path": paths["binary"], "action": "create"}
+    assert open(paths["binary"], "rb").read() == BINARY_BYTES and mode(paths["binary"]) == 0o755
+    assert result["record"]["binary_installed"] is True
+    assert {"before_header": paths["binary"] + " (absent)", "after_header": paths["binary"], "before": "",
+            "after": "sha256 %s\n" % BINARY_SHA} in result["diff"]
+    again = run(paths, **binary_args(tmp_path))
+    assert again["changed"] is False and again["binary_needed"] is False and again["restart_pending"] is False
+
+
+def test_a_damaged_transfer_never_replaces_the_binary(paths, tmp_path):
+    with open(paths["binary"], "wb") as handle:
+        handle.write(b"old k3s\n")
+    result = run(paths, FailJson, **binary_args(tmp_path, sent=True, data=b"truncated"))
+    assert "expected %s" % BINARY_SHA in result["msg"]
+    assert open(paths["binary"], "rb").read() == b"old k3s\n"
+
+
+def test_check_mode_reports_a_new_binary_without_asking_for_it(paths, tmp_path):
+    result = run(paths, _ansible_check_mode=True, **binary_args(tmp_path))
+    assert result["changed"] and not result["binary_needed"]
+    assert {"path": paths["binary"], "action": "create"} in result["files"]
+    assert not os.path.exists(paths["binary"])
+
+
+def test_a_binary_with_the_right_content_but_wrong_mode_is_fixed_without_a_transfer_or_restart(paths, tmp_path):
+    run(paths, **binary_args(tmp_path, sent=True))
+    os.chmod(paths["binary"], 0o700)
+    result = run(paths, **binary_args(tmp_path))
+    assert result["files"] == [{"path": paths["binary"], "action": "mode"}]
+    assert not result["binary_needed"] and not result["restart_pending"] and mode(paths["binary"]) == 0o755
