@@ -581,6 +581,8 @@ def toolkit_version(dpkg=None, rpm=None, ctk=None):
             return {"version": upstream_version(match.group(1)), "package_version": None,
                     "source": "%s --version" % (ctk[2] if len(ctk) > 2 and ctk[2] else "nvidia-ctk"), "searched": searched}
     return {"version": None, "package_version": None, "source": None, "searched": searched}
+
+
 # =========================================================================== node network (WSL mode, node IP)
 # Probes only: the cluster checks wsl_networking and node_ip (plugin_utils/_doctor_cluster.py)
 # combine them with the Node object. Nothing here reads a secret: of k3s's config.yaml only

@@ -504,6 +504,8 @@ def probe_toolkit(module):
         rc, out, dummy = module.run_command([ctk, "--version"])
         found = toolkit_version(dpkg=answers.get("dpkg"), rpm=answers.get("rpm"), ctk=(rc, out, ctk))
     return found
+
+
 def _read_if_file(path, errors):
     if not os.path.isfile(path):
         return None

@@ -1484,6 +1484,8 @@ def windows_input(raw):
         win.update(unreachable=True, msg=raw["task"].get("msg"))
     win["wslconfig"] = wslconfig
     return win
+
+
 # =========================================================================== doctor v2: cluster checks (issue 20)
 # wsl_networking, node_ip, gfd_dcgm_runtime, plugin_restart, and plugin_config for a plugin that
 # reads its config file straight from a ConfigMap (no config-manager).
