@@ -713,7 +713,11 @@ def _check_plugin_config(ctx):
     if key == "":
         ctx.selected = ("", {})
         return check("plugin_config", PASS, "empty config (%s): no sharing" % how)
-    text = data.get(key) or ""
+    return _plugin_config_key(ctx, plugin, ref, key, how, data.get(key) or "")
+
+
+def _plugin_config_key(ctx, plugin, ref, key, how, text):
+    """plugin_config for the YAML ``text`` of the ConfigMap key the plugin reads."""
     try:
         config = ctx.parse_yaml(text) if text.strip() else {}
     except Exception as exc:  # the YAML parser's own message is what helps
@@ -1615,13 +1619,7 @@ def _check_plugin_config_file(ctx, plugin, label_key, label):
                      "cannot load its config" % (plugin["config_file"], ref, key or "?", keys),
                      "name the key %s in the ConfigMap, or point --config-file/CONFIG_FILE at one of: %s"
                      % (key or posixpath.basename(plugin["config_file"]), keys))
-    text = data.get(key) or ""
-    try:
-        config = ctx.parse_yaml(text) if text.strip() else {}
-    except Exception as exc:  # the YAML parser's own message is what helps
-        return check("plugin_config", FAIL, "%s key %s is not valid YAML: %s" % (ref, key, _first_line(str(exc), 160)),
-                     "fix the YAML of key %s" % key)
-    return _plugin_config_verdict(ctx, plugin, ref, key, how, config)
+    return _plugin_config_key(ctx, plugin, ref, key, how, data.get(key) or "")
 
 
 def parse_time(text):
