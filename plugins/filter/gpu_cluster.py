@@ -78,17 +78,6 @@ def gpu_cluster_render_files(manifests, extras, nodes_plan, settings):
         raise AnsibleFilterError("gpu_cluster_render_files: %s" % exc) from exc
 
 
-def gpu_cluster_render_changes(files, path, found):
-    """See plugin_utils/_gpu_cluster.py render_changes().
-
-    ``found``: the results of two ansible.builtin.find runs in a loop: every YAML file, then
-    those carrying this role's header.
-    """
-    results = (found or {}).get("results") or [{}, {}]
-    return gc.render_changes(files, path, results[0].get("files") or [],
-                             [f["path"] for f in results[1].get("files") or []])
-
-
 def _read(result):
     """The objects a registered k8s_info run read; None when it did not run (undefined, None, skipped)."""
     if not isinstance(result, Mapping) or result.get("skipped") or "resources" not in result:
@@ -136,7 +125,6 @@ class FilterModule:
             "gpu_cluster_apply_plan": gpu_cluster_apply_plan,
             "gpu_cluster_changed_objects": gpu_cluster_changed_objects,
             "gpu_cluster_render_files": gpu_cluster_render_files,
-            "gpu_cluster_render_changes": gpu_cluster_render_changes,
             "gpu_cluster_verify": gpu_cluster_verify,
             "gpu_cluster_smoke_pods": gpu_cluster_smoke_pods,
             "gpu_cluster_smoke_report": gpu_cluster_smoke_report,

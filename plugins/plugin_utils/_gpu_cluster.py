@@ -419,27 +419,6 @@ def render_plan(manifests, extras, nodes_plan, settings, dump):
     return {"objects": objects, "files": files, "summary": summary, "path": path, "dirs": dirs}
 
 
-def render_changes(files, path, found, ours=()):
-    """What render mode must do in ``path``: ``{write, remove}``.
-
-    ``found``: ansible.builtin.find's files below ``path`` (with sha1 checksums); ``ours``:
-    the paths of those that carry this role's header (an earlier render wrote them). A file
-    is written when its content or mode differs; one of ours no longer rendered is removed.
-    """
-    path = path.rstrip("/") or "/"
-    ours = set(ours)
-    have = dict((f["path"], dict(f, ours=f["path"] in ours)) for f in found or [])
-    write = []
-    for f in files:
-        now = have.get(path + "/" + f["file"])
-        if now is None or now.get("checksum") != hashlib.sha1(f["content"].encode("utf-8")).hexdigest() \
-                or now.get("mode") != "0644":
-            write.append(f)
-    expected = set(path + "/" + f["file"] for f in files)
-    remove = sorted(p for p, f in have.items() if p not in expected and f.get("ours"))
-    return {"write": write, "remove": remove}
-
-
 # --------------------------------------------------------------------------- verify
 
 

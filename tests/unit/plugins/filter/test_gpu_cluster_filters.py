@@ -47,13 +47,6 @@ def test_apply_plan_maps_the_read_loop_by_query_name():
     assert [o["kind"] for o in out["objects"]] == ["ConfigMap"]
 
 
-def test_render_changes_reads_the_two_find_runs():
-    found = {"results": [{"files": [{"path": "/o/old.yaml", "checksum": "x", "mode": "0644"}]},
-                         {"files": [{"path": "/o/old.yaml"}]}]}
-    out = f.gpu_cluster_render_changes([{"file": "a.yaml", "content": "a"}], "/o", found)
-    assert out["remove"] == ["/o/old.yaml"] and [x["file"] for x in out["write"]] == ["a.yaml"]
-
-
 def test_smoke_report_reads_registered_results():
     pods = f.gpu_cluster_smoke_pods([{"node": "n", "planned": {"nvidia.com/gpu": 1}}], [], {
         "namespace": "ns", "labels": {}, "runtime_class_name": "", "image": "i", "command": ["nvidia-smi"]})

@@ -277,20 +277,6 @@ def test_render_plan_files_and_runtime_class_per_distribution():
     assert k3s["files"][-1]["file"] == "gpu-operator/values.yaml"
 
 
-def test_render_changes_writes_only_what_differs_and_removes_only_ours():
-    files = [{"file": "a.yaml", "content": "a\n"}, {"file": "t/b.yaml", "content": "b\n"}]
-    sha = hashlib.sha1(b"a\n").hexdigest()
-    found = [{"path": "/o/a.yaml", "checksum": sha, "mode": "0644"},
-             {"path": "/o/t/b.yaml", "checksum": sha, "mode": "0644"},
-             {"path": "/o/old.yaml", "checksum": "x", "mode": "0644"},
-             {"path": "/o/theirs.yaml", "checksum": "x", "mode": "0644"}]
-    out = gc.render_changes(files, "/o/", found, ["/o/old.yaml"])
-    assert [f["file"] for f in out["write"]] == ["t/b.yaml"]
-    assert out["remove"] == ["/o/old.yaml"]
-    found[0]["mode"] = "0600"
-    assert [f["file"] for f in gc.render_changes(files, "/o", found)["write"]] == ["a.yaml", "t/b.yaml"]
-
-
 # --------------------------------------------------------------------------- smoke
 
 
