@@ -108,8 +108,8 @@ def read_found(path):
                 content = data.decode("utf-8")
             except UnicodeDecodeError:
                 content = None
-            found[(top + "/" + name) if top else name] = {"content": content,
-                                                        "mode": stat.S_IMODE(os.stat(full).st_mode)}
+            rel = (top + "/" + name) if top else name
+            found[rel] = {"content": content, "mode": stat.S_IMODE(os.stat(full).st_mode)}
     return found
 
 
