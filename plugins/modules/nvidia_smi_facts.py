@@ -426,7 +426,8 @@ def main():
     try:
         facts = gather(module, _detect_wsl())
     except NvidiaSmiError as exc:
-        module.fail_json(msg=str(exc), reason=exc.reason, ansible_facts=host)
+        # the host facts only when asked: a failed call without them sets no facts at all
+        module.fail_json(msg=str(exc), reason=exc.reason, **({"ansible_facts": host} if host else {}))
     module.exit_json(changed=False, ansible_facts=dict(host, nvidia=facts))
 
 

@@ -260,6 +260,8 @@ def test_version_mismatch_always_fails_with_reboot_advice(node, required):
     assert "Driver/library version mismatch" in result["msg"]
     assert "reboot the node" in result["msg"] and "Do not reinstall the driver" in result["msg"]
     assert node.calls == [[SMI, "-q", "-x"]]
+    # a failed call sets no facts (molecule nvidia_smi_facts_captures asserts it on real nodes)
+    assert "ansible_facts" not in result
 
 
 def test_unknown_failure_quotes_output(node):
