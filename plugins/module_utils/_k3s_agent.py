@@ -336,29 +336,19 @@ def install_file(source, path, mode, sha256, uid=0, gid=0):
     if actual != sha256:
         raise K3sAgentError("the k3s binary sent to %s has sha256 %s, expected %s; %s is unchanged"
                             % (source, actual, sha256, path))
-    directory = os.path.dirname(path) or "."
-    fd, tmp = tempfile.mkstemp(prefix=".%s." % os.path.basename(path), suffix=".tmp", dir=directory)
-    try:
-        os.fchmod(fd, mode)
-        if (os.fstat(fd).st_uid, os.fstat(fd).st_gid) != (uid, gid):
-            os.fchown(fd, uid, gid)
-        with os.fdopen(fd, "wb") as handle, open(source, "rb") as src:
-            fd = None
-            shutil.copyfileobj(src, handle, 1 << 20)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if fd is not None:
-            os.close(fd)
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    with open(source, "rb") as src:
+        _replace(path, mode, uid, gid, lambda handle: shutil.copyfileobj(src, handle, 1 << 20))
 
 
 def write_file(path, text, mode, uid=0, gid=0):
     """Write ``text`` to ``path`` atomically: a temporary file in the same directory, created with ``mode`` (so a
     secret is never readable by others, not even for a moment), owned by uid:gid, synced, then renamed over."""
+    _replace(path, mode, uid, gid, lambda handle: handle.write(text.encode("utf-8")))
+
+
+def _replace(path, mode, uid, gid, fill):
+    """A temporary file in ``path``'s directory with ``mode`` and uid:gid, filled by ``fill(handle)``, synced, then
+    renamed over ``path``; removed again on any failure."""
     directory = os.path.dirname(path) or "."
     fd, tmp = tempfile.mkstemp(prefix=".%s." % os.path.basename(path), suffix=".tmp", dir=directory)
     try:
@@ -367,7 +357,7 @@ def write_file(path, text, mode, uid=0, gid=0):
             os.fchown(fd, uid, gid)
         with os.fdopen(fd, "wb") as handle:
             fd = None
-            handle.write(text.encode("utf-8"))
+            fill(handle)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)

@@ -231,21 +231,26 @@ def run_steps(module, steps):
     return done, errors
 
 
+def _why_not_up(rc, error, up, state, live, service):
+    """Why the engine is not usable after the restart (systemd's or containerd's words); None when it is up and its
+    live config could be read (the caller says what the config holds)."""
+    if rc != 0:
+        return "systemctl restart %s failed: %s" % (service, error)
+    if not up:
+        return "it did not stay active: ActiveState=%s, SubState=%s" % (state.get("ActiveState"), state.get("SubState"))
+    if live.get("error"):
+        return "`containerd config dump` failed: %s" % live["error"]
+    return None
+
+
 def removed(module, node, result, service, started, checked):
     """runtime_state=absent: the engine must be up without the runtime; nothing is rolled back."""
     rc, error, up, state, live = checked
     result.update(up=up, unit=state, live=live)
     if up and (live is None or (not live.get("error") and not live.get("has_runtime"))):
         module.exit_json(**result)
-    if rc != 0:
-        why = "systemctl restart %s failed: %s" % (service, error)
-    elif not up:
-        why = "it did not stay active: ActiveState=%s, SubState=%s" % (state.get("ActiveState"), state.get("SubState"))
-    elif live.get("error"):
-        why = "`containerd config dump` failed: %s" % live["error"]
-    else:
-        why = "the live config still has runtime %s (another file of the engine's config defines it)" % (
-            live["runtime_name"])
+    why = _why_not_up(rc, error, up, state, live, service) or (
+        "the live config still has runtime %s (another file of the engine's config defines it)" % live["runtime_name"])
     journal = node.journal(started - 1)
     module.fail_json(msg=removal_words(service, why, journal, up, state, live), journal=journal, **result)
 
@@ -275,16 +280,9 @@ def main():
         module.exit_json(**result)
 
     # It did not come back with the runtime: why, from systemd, containerd and the journal.
-    if rc != 0:
-        why = "systemctl restart %s failed: %s" % (service, error)
-    elif not up:
-        why = "it did not stay active: ActiveState=%s, SubState=%s" % (state.get("ActiveState"), state.get("SubState"))
-    elif live.get("error"):
-        why = "`containerd config dump` failed: %s" % live["error"]
-    else:
-        why = "the live config has %s" % ("runtime %s with BinaryName %s, not %s" % (
-            params["runtime_name"], live.get("binary"), params["runtime_path"]) if live.get("has_runtime")
-            else "no runtime %s" % params["runtime_name"])
+    why = _why_not_up(rc, error, up, state, live, service) or "the live config has %s" % (
+        "runtime %s with BinaryName %s, not %s" % (params["runtime_name"], live.get("binary"), params["runtime_path"])
+        if live.get("has_runtime") else "no runtime %s" % params["runtime_name"])
     journal = node.journal(started - 1)
 
     try:
