@@ -33,10 +33,10 @@ import sys
 import pytest
 import yaml
 
-from labkit import ROOT, on_node, write_inventory
+from labkit import ROOT, on_node, start_node, wait_for_systemd, write_inventory
+from labkit import recap as labkit_recap
 
 NODE = "lc-uninstall-1"
-IMAGE = "localhost/gpu-node-lab:latest"
 MAIN = "/etc/containerd/config.toml"
 DROPIN = "/etc/containerd/conf.d/99-nvidia.toml"
 USER_CONFIG = """\
@@ -67,20 +67,15 @@ def existing(paths):
 
 
 def recap(out):
-    found = re.findall(r"^%s\s+:\s+ok=\d+\s+changed=(\d+)\s+unreachable=0\s+failed=(\d+)" % NODE, out, re.M)
-    assert found, out[-3000:]
-    return [int(x) for x in found[-1]]
+    return labkit_recap(out, NODE)
 
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
     work = tmp_path_factory.mktemp("uninstall")
     inventory = write_inventory(work, "playbooks/uninstall.yml on a lab node", [NODE])
-    subprocess.run(["podman", "rm", "-f", NODE], check=False, stdout=subprocess.DEVNULL)
-    subprocess.run(["podman", "run", "-d", "--name", NODE, "--hostname", NODE, "--systemd=always", IMAGE,
-                    "/sbin/init"], check=True, stdout=subprocess.DEVNULL)
-    node("for i in $(seq 60); do s=$(systemctl is-system-running); "
-         "[ \"$s\" = running ] || [ \"$s\" = degraded ] && exit 0; sleep 1; done; exit 1")
+    start_node(NODE)
+    wait_for_systemd(NODE)
     node("cat > %s <<'EOF'\n%sEOF\nsystemctl restart containerd" % (MAIN, USER_CONFIG))
     node("mkdir -p /etc/rancher/k3s && printf 'mirrors:\\n  docker.io:\\n    endpoint: [\"http://10.0.0.5:5000\"]\\n'"
          " > /etc/rancher/k3s/registries.yaml && printf '#!/bin/sh\\necho mine\\n' > /usr/local/bin/my-gpu-tool"

@@ -19,16 +19,15 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import subprocess
 
 import pytest
 
-from labkit import ROOT, on_node, write_inventory
+from labkit import ROOT, on_node, start_node, wait_for_systemd, write_inventory
+from labkit import recap as labkit_recap
 
 NODE = "lc2-toolkit-1"
-IMAGE = "localhost/gpu-node-lab:latest"
 MAIN = "/etc/containerd/config.toml"
 RECORD = "/var/lib/homelab-gpu-node/gpu_runtime_packages.json"
 USER_CONFIG = """\
@@ -55,9 +54,7 @@ def installed():
 
 
 def recap(out):
-    found = re.findall(r"^%s\s+:\s+ok=\d+\s+changed=(\d+)\s+unreachable=0\s+failed=(\d+)" % NODE, out, re.M)
-    assert found, out[-3000:]
-    return [int(x) for x in found[-1]]
+    return labkit_recap(out, NODE)
 
 
 @pytest.fixture(scope="module")
@@ -67,12 +64,9 @@ def lab(tmp_path_factory):
     subprocess.run(["python3", os.path.join(ROOT, "tests", "fake", "local_apt_repo.py"),
                     str(work / "local-nvidia-repo"), "--kernel", os.uname().release], check=True,
                    stdout=subprocess.DEVNULL)
-    subprocess.run(["podman", "rm", "-f", NODE], check=False, stdout=subprocess.DEVNULL)
-    subprocess.run(["podman", "run", "-d", "--name", NODE, "--hostname", NODE, "--systemd=always", IMAGE,
-                    "/sbin/init"], check=True, stdout=subprocess.DEVNULL)
+    start_node(NODE)
     try:
-        node("for i in $(seq 60); do s=$(systemctl is-system-running); "
-             "[ \"$s\" = running ] || [ \"$s\" = degraded ] && exit 0; sleep 1; done; exit 1")
+        wait_for_systemd(NODE)
         subprocess.run(["podman", "cp", str(work / "local-nvidia-repo"), "%s:/srv/" % NODE], check=True)
         # the user's own: one toolkit package (the pinned version) and their containerd config
         deb = node("ls /srv/local-nvidia-repo/libnvidia-container/stable/deb/amd64/%s_*.deb" % USERS).split()

@@ -31,10 +31,9 @@ import sys
 import pytest
 import yaml
 
-from labkit import ROOT, on_node, write_inventory
+from labkit import ROOT, on_node, start_node, wait_for_systemd, write_inventory
 
 NODES = ["lc-up-1", "lc-up-2"]
-IMAGE = "localhost/gpu-node-lab:latest"
 DROPIN = "/etc/containerd/conf.d/99-nvidia.toml"
 DEVICES = "mknod -m 0666 /dev/nvidiactl c 195 255; mknod -m 0666 /dev/nvidia0 c 195 0; mknod -m 0666 /dev/nvidia-uvm c 508 0"
 
@@ -57,12 +56,9 @@ def lab(tmp_path_factory):
     work = tmp_path_factory.mktemp("upgrade")
     inventory = write_inventory(work, "playbooks/upgrade.yml on lab nodes and a real control plane", NODES)
     for name in NODES:
-        subprocess.run(["podman", "rm", "-f", name], check=False, stdout=subprocess.DEVNULL)
-        subprocess.run(["podman", "run", "-d", "--name", name, "--hostname", name, "--systemd=always", IMAGE,
-                        "/sbin/init"], check=True, stdout=subprocess.DEVNULL)
+        start_node(name)
     for name in NODES:
-        on_node(name, "for i in $(seq 60); do s=$(systemctl is-system-running); "
-                "[ \"$s\" = running ] || [ \"$s\" = degraded ] && exit 0; sleep 1; done; exit 1")
+        wait_for_systemd(name)
         on_node(name, DEVICES)
     subprocess.run(["ansible-playbook", "-i", inventory, "lab/prepare.yml"], cwd=ROOT, check=True,
                    stdout=subprocess.DEVNULL)

@@ -39,11 +39,10 @@ import signal
 import subprocess
 
 import pytest
-from labkit import ROOT, on_node, write_inventory
+from labkit import IMAGE, ROOT, on_node, wait_for_systemd, write_inventory
 
 NODE = "rb-faults-1"
 ASLEEP = "rb-asleep-1"
-IMAGE = "localhost/gpu-node-lab:latest"
 DROPIN = "/etc/containerd/conf.d/99-nvidia.toml"
 MAIN = "/etc/containerd/config.toml"
 RECORD = "/var/lib/homelab-gpu-node/gpu_runtime.json"
@@ -97,8 +96,7 @@ def lab(tmp_path_factory):
     # in the inventory, never started: a desktop that is asleep
     subprocess.run(["podman", "create", "--name", ASLEEP, IMAGE, "/sbin/init"], check=True,
                    stdout=subprocess.DEVNULL)
-    node("for i in $(seq 60); do s=$(systemctl is-system-running); "
-         "[ \"$s\" = running ] || [ \"$s\" = degraded ] && exit 0; sleep 1; done; exit 1")
+    wait_for_systemd(NODE)
     subprocess.run(["ansible-playbook", "-i", str(inventory), "-l", NODE, "lab/prepare.yml"], cwd=ROOT,
                    check=True, stdout=subprocess.DEVNULL)
     state = {"inventory": str(inventory), "work": work, "original_main": node("cat %s" % MAIN), "runs": 0,
